@@ -1,0 +1,459 @@
+"""The runtime: runs a validated document, redeploys changes, stops gracefully.
+
+The message path, in order (one place to read for metrics and tracing):
+
+1. a node calls ``send(msg, port)`` or returns a message from ``on_message``;
+2. ``_send`` counts it, attaches the current delivery, and gives each target of the port its own
+   copy (the first target gets the original) before queueing any of them;
+3. each copy waits in the target's bounded queue (a full queue makes the sender wait);
+4. the target's worker takes it and calls ``on_message``; a raised exception goes to
+   ``_handle_error`` (catch nodes of the flow, else the log);
+5. the worker releases the copy's delivery, so a source learns when all copies are done.
+
+Lifecycle: a deploy starts nodes downstream first and sources last; config nodes (shared
+connections) before everything that refers to them. Stopping goes the other way: sources first,
+then each node once its queue has drained, all bounded by ``stop_timeout``. A redeploy touches
+only the nodes that were added, removed or changed (and the nodes that refer to a changed config
+node); messages bound for a replaced node wait in its successor's queue meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+
+from flowengine import document as doc
+from flowengine.bounded_queue import BoundedQueue
+from flowengine.clock import Clock
+from flowengine.events import EventBus
+from flowengine.message import Message, current_delivery
+from flowengine.node import Node, NodeContext
+from flowengine.registry import Registry
+from flowengine.routes import RouteTable
+from flowengine.schema import node_refs
+from flowengine.store import Store
+from flowengine.types import Document, JSONObject
+from flowengine.validation import InvalidDocument, Problem, validate, wire_graph
+
+log = logging.getLogger("flowengine.runtime")
+
+MAX_ERROR_DEPTH = 10
+"""An error raised while handling an error message this many times over goes to the log only."""
+
+
+@dataclass
+class Counters:
+    received: int = 0
+    sent: int = 0
+    errors: int = 0
+    dropped: int = 0
+
+
+@dataclass(eq=False)
+class NodeHandle:
+    """The runtime's side of one running node: its queue, wiring, counters and status."""
+
+    spec: JSONObject
+    node: Node
+    queue: BoundedQueue[Message] | None
+    targets: list[list[NodeHandle]] = field(default_factory=list)
+    counters: Counters = field(default_factory=Counters)
+    state: str = "created"
+    """created, starting, running, failed (start keeps failing; retried), stopping, stopped."""
+    status: dict[str, Any] = field(default_factory=dict)
+    last_error: str | None = None
+    busy: bool = False
+    task: asyncio.Task[None] | None = None
+    first_attempt: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def id(self) -> str:
+        return self.node.id
+
+    def source(self) -> dict[str, str]:
+        return {"id": self.node.id, "type": self.node.type, "name": self.node.name}
+
+    def idle(self) -> bool:
+        return not self.busy and (self.queue is None or (len(self.queue) == 0 and not self.queue.statistics().waiting_senders))
+
+
+def _identity(spec: JSONObject, config: JSONObject) -> tuple[Any, ...]:
+    """What makes a running node the same node: a change here restarts it (wires and position do not)."""
+    return (spec["type"], spec.get("flow"), spec.get("name", ""), json.dumps(config, sort_keys=True))
+
+
+class Runtime:
+    """Runs flow documents. Use as ``async with Runtime(registry, store) as runtime:``."""
+
+    def __init__(
+        self,
+        registry: Registry,
+        store: Store,
+        *,
+        clock: Clock | None = None,
+        events: EventBus | None = None,
+        routes: RouteTable | None = None,
+        queue_size: int = 1000,
+        stop_timeout: float = 10.0,
+        start_timeout: float = 30.0,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self.registry = registry
+        self.store = store
+        self.clock = clock or Clock()
+        self.events = events or EventBus()
+        self.routes = routes or RouteTable()
+        self.queue_size = queue_size
+        self.stop_timeout = stop_timeout
+        self.start_timeout = start_timeout
+        self.environ = os.environ if environ is None else environ
+        self.document: Document = doc.empty()
+        self._handles: dict[str, NodeHandle] = {}
+        self._identities: dict[str, tuple[Any, ...]] = {}
+        self._catchers: dict[str, list[NodeHandle]] = {}
+        self._tasks: asyncio.TaskGroup | None = None
+        self._deploy_lock = asyncio.Lock()
+
+    # -- context manager ---------------------------------------------------------------------
+
+    async def __aenter__(self) -> Runtime:
+        self._tasks = asyncio.TaskGroup()
+        await self._tasks.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        try:
+            await self.stop()
+        finally:
+            assert self._tasks is not None
+            await self._tasks.__aexit__(*exc_info)
+            self._tasks = None
+
+    # -- public API -------------------------------------------------------------------------
+
+    @property
+    def data_dir(self) -> Path:
+        return self.store.data_dir
+
+    def check(self, document: Document) -> list[Problem]:
+        """The problems of ``document``; empty when it can be deployed."""
+        return validate(document, self.registry, self.environ).problems
+
+    async def deploy(self, document: Document) -> dict[str, list[str]]:
+        """Run ``document`` instead of the current one; raises :class:`InvalidDocument` and changes nothing
+        when it has problems. Returns the ids of the nodes started, stopped and rewired."""
+        validation = validate(document, self.registry, self.environ)
+        if not validation.ok:
+            raise InvalidDocument(validation.problems)
+        document = doc.normalise(document)
+        async with self._deploy_lock:
+            return await self._apply(document, validation.configs)
+
+    async def stop(self) -> None:
+        """Stop every node: sources first, each after its queue drained; bounded by ``stop_timeout`` each."""
+        async with self._deploy_lock:
+            handles = list(self._handles.values())
+            self._handles = {}
+            self._catchers = {}
+            self._identities = {}
+            self.document = doc.empty()
+            for handle in _stop_order(handles):
+                await self._retire(handle)
+
+    async def inject(self, node_id: str, payload: Any = None) -> None:
+        """Trigger an injectable node (``POST /api/nodes/{id}/inject``)."""
+        handle = self._handles.get(node_id)
+        if handle is None:
+            raise LookupError(f"node {node_id} is not running")
+        if not handle.node.injectable:
+            raise TypeError(f"node {node_id} ({handle.node.type}) cannot be injected")
+        await handle.node.inject(payload)
+
+    def node(self, node_id: str) -> Node | None:
+        handle = self._handles.get(node_id)
+        return None if handle is None else handle.node
+
+    def snapshot(self) -> dict[str, JSONObject]:
+        """State, status, counters and queue of every node in the document (disabled ones too)."""
+        result: dict[str, JSONObject] = {}
+        disabled_flows = {f["id"] for f in self.document["flows"] if f.get("disabled")}
+        for spec in self.document["nodes"]:
+            handle = self._handles.get(spec["id"])
+            entry: JSONObject = {"type": spec["type"], "name": spec.get("name", ""), "flow": spec.get("flow")}
+            if handle is None:
+                disabled = spec.get("disabled") or spec.get("flow") in disabled_flows
+                entry.update(state="disabled" if disabled else "stopped", status={"text": "Disabled" if disabled else "", "color": "grey"})
+            else:
+                entry.update(
+                    state=handle.state,
+                    status=handle.status,
+                    last_error=handle.last_error,
+                    counters=vars(handle.counters).copy(),
+                )
+                if handle.queue is not None:
+                    stats = handle.queue.statistics()
+                    entry["queue"] = {"size": stats.size, "capacity": stats.capacity, "peak": stats.peak, "waiting": stats.waiting_senders}
+            result[spec["id"]] = entry
+        return result
+
+    async def drained(self, timeout: float = 10.0) -> bool:
+        """Wait until no message is queued or being handled anywhere (tests and graceful stops)."""
+        try:
+            async with asyncio.timeout(timeout):
+                while not all(h.idle() for h in self._handles.values()):
+                    await asyncio.sleep(0.005)
+        except TimeoutError:
+            return False
+        return True
+
+    # -- deploy ------------------------------------------------------------------------------
+
+    async def _apply(self, document: Document, configs: dict[str, JSONObject]) -> dict[str, list[str]]:
+        disabled_flows = {f["id"] for f in document["flows"] if f["disabled"]}
+        wanted = {
+            spec["id"]: spec
+            for spec in document["nodes"]
+            if not spec["disabled"] and spec.get("flow") not in disabled_flows
+        }
+        identities = {node_id: _identity(spec, configs[node_id]) for node_id, spec in wanted.items()}
+        changed = {node_id for node_id in wanted if self._identities.get(node_id) != identities[node_id]}
+        changed |= self._dependents(wanted, configs, changed)
+        retiring = [h for node_id, h in self._handles.items() if node_id not in wanted or node_id in changed]
+
+        fresh = {node_id: self._create(wanted[node_id], configs[node_id]) for node_id in changed}
+        handles = {node_id: h for node_id, h in self._handles.items() if node_id in wanted and node_id not in changed}
+        handles.update(fresh)
+        for handle in handles.values():
+            handle.spec = wanted[handle.id]
+            handle.targets = [
+                [handles[target] for target in port if target in handles] for port in handle.spec["wires"]
+            ]
+        self._catchers = {}
+        for handle in handles.values():
+            if handle.node.catches_errors:
+                self._catchers.setdefault(handle.spec["flow"], []).append(handle)
+
+        self._handles = handles
+        self._identities = identities
+        self.document = document
+
+        for handle in _stop_order(retiring):
+            await self._retire(handle)
+        for handle in _start_order(list(fresh.values())):
+            self._launch(handle)
+            await handle.first_attempt.wait()
+        return {
+            "started": sorted(fresh),
+            "stopped": sorted(h.id for h in retiring),
+            "rewired": sorted(set(handles) - set(fresh)),
+        }
+
+    def _dependents(self, wanted: dict[str, JSONObject], configs: dict[str, JSONObject], changed: set[str]) -> set[str]:
+        """Nodes that refer (through ``x-node-type`` config fields) to a changed node, transitively."""
+        graph = nx.DiGraph()
+        for node_id, spec in wanted.items():
+            node_type = self.registry[spec["type"]]
+            for prop in node_refs(node_type.schema):
+                ref = configs[node_id].get(prop)
+                if ref in wanted:
+                    graph.add_edge(ref, node_id)
+        found: set[str] = set()
+        for node_id in changed:
+            if node_id in graph:
+                found |= nx.descendants(graph, node_id)
+        return found
+
+    def _create(self, spec: JSONObject, config: JSONObject) -> NodeHandle:
+        node_type = self.registry[spec["type"]]
+        handle: NodeHandle
+        context = NodeContext(
+            node_id=spec["id"],
+            node_type=spec["type"],
+            flow_id=spec.get("flow") or "",
+            name=spec.get("name", ""),
+            clock=self.clock,
+            store=self.store,
+            events=self.events,
+            routes=self.routes,
+            data_dir=self.store.data_dir,
+            send=lambda msg, port: self._send(handle, msg, port),
+            error=lambda msg, exc: self._handle_error(handle, msg, exc),
+            status=lambda status: self._set_status(handle, status),
+            drop=lambda msg, reason: self._drop(handle, msg, reason),
+            lookup=self.node,
+        )
+        node = node_type(config, context)
+        queue: BoundedQueue[Message] | None = BoundedQueue(self.queue_size) if node_type.inputs else None
+        handle = NodeHandle(spec=spec, node=node, queue=queue)
+        return handle
+
+    # -- running a node ---------------------------------------------------------------------
+
+    def _launch(self, handle: NodeHandle) -> None:
+        assert self._tasks is not None, "use the runtime as an async context manager"
+        handle.task = self._tasks.create_task(self._run(handle), name=f"node {handle.id} ({handle.node.type})")
+
+    async def _run(self, handle: NodeHandle) -> None:
+        delay = 1.0
+        handle.state = "starting"
+        while True:
+            try:
+                async with asyncio.timeout(self.start_timeout):
+                    await handle.node.start()
+                break
+            except Exception as exc:  # a node's start may fail in any way; it is retried
+                handle.state = "failed"
+                handle.last_error = _describe(exc)
+                self._log(handle, logging.ERROR, "start failed (retrying in %.0f s): %s", delay, handle.last_error)
+                self._set_status(handle, {"text": f"start failed: {handle.last_error}", "color": "red"})
+                handle.first_attempt.set()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 60.0)
+        handle.state = "running"
+        handle.first_attempt.set()
+        if handle.queue is not None:
+            await self._work(handle, handle.queue)
+
+    async def _work(self, handle: NodeHandle, queue: BoundedQueue[Message]) -> None:
+        node = handle.node
+        counters = handle.counters
+        while True:
+            msg = await queue.get()
+            handle.busy = True
+            counters.received += 1
+            token = current_delivery.set(msg.delivery)
+            try:
+                result = await node.on_message(msg)
+                if result is not None:
+                    await self._send(handle, result, 0)
+            except Exception as exc:  # any failure of a node on one message goes to error handling
+                await self._handle_error(handle, msg, exc)
+            finally:
+                current_delivery.reset(token)
+                handle.busy = False
+            if msg.delivery is not None:
+                msg.delivery.release()
+
+    async def _send(self, handle: NodeHandle, msg: Message, port: int) -> None:
+        handle.counters.sent += 1
+        targets = handle.targets[port] if port < len(handle.targets) else ()
+        if not targets:
+            return
+        if msg.delivery is None:
+            msg.delivery = current_delivery.get()
+        if len(targets) == 1:
+            copies = [msg]
+        else:
+            copies = [msg] + [msg.copy() for _ in range(len(targets) - 1)]
+        for target, copy in zip(targets, copies, strict=True):
+            delivery = copy.delivery
+            if delivery is not None:
+                delivery.hold()
+            try:
+                await target.queue.put(copy)  # type: ignore[union-attr]
+            except BaseException:
+                if delivery is not None:
+                    delivery.abandon()
+                raise
+
+    async def _handle_error(self, handle: NodeHandle, msg: Message | None, exc: BaseException) -> None:
+        handle.counters.errors += 1
+        handle.last_error = _describe(exc)
+        self.events.publish({"type": "error", "node": handle.id, "flow": handle.spec.get("flow"), "error": handle.last_error,
+                             "time": self.clock.now().isoformat()})
+        depth = 1
+        if msg is not None and isinstance(msg.meta.get("error"), dict):
+            depth = int(msg.meta["error"].get("depth", 0)) + 1
+        catchers = [c for c in self._catchers.get(handle.spec.get("flow") or "", []) if c.node.catches(handle.id)]
+        if msg is None or not catchers or depth > MAX_ERROR_DEPTH:
+            self._log(handle, logging.ERROR, "%s; message: %s", handle.last_error, None if msg is None else msg.to_json())
+            if msg is not None and msg.delivery is not None:
+                msg.delivery.fail(exc)
+            return
+        self._log(handle, logging.WARNING, "%s (to catch)", handle.last_error)
+        failed = msg.copy()
+        failed.meta["error"] = {"message": str(exc), "type": type(exc).__name__, "source": handle.source(), "depth": depth}
+        for catcher in catchers:
+            await self._send(catcher, failed if catcher is catchers[-1] else failed.copy(), 0)
+
+    def _set_status(self, handle: NodeHandle, status: dict[str, Any]) -> None:
+        status = {**status, "time": self.clock.now().isoformat()}
+        handle.status = status
+        self.events.publish({"type": "status", "node": handle.id, "flow": handle.spec.get("flow"), "status": status})
+
+    def _drop(self, handle: NodeHandle, msg: Message, reason: str) -> None:
+        handle.counters.dropped += 1
+        self._log(handle, logging.DEBUG, "dropped message %s: %s", msg.id, reason)
+
+    def _log(self, handle: NodeHandle, level: int, text: str, *args: Any) -> None:
+        log.log(level, "node %s (%s) in flow %s: " + text, handle.id, handle.node.type, handle.spec.get("flow"), *args)
+
+    # -- stopping ---------------------------------------------------------------------------
+
+    async def _retire(self, handle: NodeHandle) -> None:
+        """Drain and stop one node; never takes longer than ``stop_timeout``."""
+        handle.state = "stopping"
+        try:
+            async with asyncio.timeout(self.stop_timeout):
+                if handle.queue is None:
+                    await handle.node.stop()
+                while not handle.idle() and handle.task is not None and not handle.task.done():
+                    await asyncio.sleep(0.005)
+        except TimeoutError:
+            left = 0 if handle.queue is None else len(handle.queue)
+            self._log(handle, logging.ERROR, "did not drain within %.1f s; %d queued message(s) not handled", self.stop_timeout, left)
+        except Exception as exc:  # a failing stop() must not stop the others
+            self._log(handle, logging.ERROR, "stop failed: %s", _describe(exc))
+        if handle.task is not None:
+            handle.task.cancel()
+            try:
+                await handle.task
+            except asyncio.CancelledError:
+                if asyncio.current_task().cancelling():  # type: ignore[union-attr]
+                    raise
+        try:
+            async with asyncio.timeout(self.stop_timeout):
+                if handle.queue is not None:
+                    await handle.node.stop()
+                await handle.node.cancel_tasks()
+        except Exception as exc:  # includes TimeoutError: shutdown goes on
+            self._log(handle, logging.ERROR, "stop failed: %s", _describe(exc))
+        handle.state = "stopped"
+        try:
+            self.store.save_snapshot(handle.id, {"counters": vars(handle.counters), "status": handle.status, "last_error": handle.last_error})
+        except Exception as exc:  # the snapshot is a convenience; stopping goes on
+            self._log(handle, logging.WARNING, "snapshot not saved: %s", exc)
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    if isinstance(exc, TimeoutError) and not text:
+        return "timed out"
+    return text or type(exc).__name__
+
+
+def _order(handles: list[NodeHandle]) -> list[NodeHandle]:
+    """Upstream before downstream within the given handles."""
+    by_id = {h.id: h for h in handles}
+    graph = wire_graph([h.spec for h in handles])
+    return [by_id[node_id] for node_id in nx.lexicographical_topological_sort(graph)]
+
+
+def _start_order(handles: list[NodeHandle]) -> list[NodeHandle]:
+    config = [h for h in handles if h.node.category == "config"]
+    rest = [h for h in handles if h.node.category != "config"]
+    return config + list(reversed(_order(rest)))
+
+
+def _stop_order(handles: list[NodeHandle]) -> list[NodeHandle]:
+    config = [h for h in handles if h.node.category == "config"]
+    rest = [h for h in handles if h.node.category != "config"]
+    return _order(rest) + config

@@ -1,0 +1,105 @@
+"""Helpers for testing flows and node types in-process (used by flowengine's own tests).
+
+    async with running(document, tmp_path) as (runtime, debug):
+        await runtime.inject("n1")
+        events = await debug.wait_for("n3", count=1)
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from flowengine.clock import Clock
+from flowengine.events import Event, EventBus
+from flowengine.node import Node
+from flowengine.registry import Registry
+from flowengine.runtime import Runtime
+from flowengine.store import Store
+from flowengine.types import Document
+
+
+class DebugCollector:
+    """Collects ``debug`` (and ``status``/``error``) events, by node id."""
+
+    def __init__(self) -> None:
+        self.debug: dict[str, list[Event]] = defaultdict(list)
+        self.status: dict[str, list[Event]] = defaultdict(list)
+        self.errors: dict[str, list[Event]] = defaultdict(list)
+        self._changed = asyncio.Event()
+
+    def values(self, node_id: str) -> list[Any]:
+        return [event["value"] for event in self.debug[node_id]]
+
+    def take(self, event: Event) -> None:
+        kind = event.get("type")
+        if kind == "debug":
+            self.debug[event["node"]].append(event)
+        elif kind == "status":
+            self.status[event["node"]].append(event)
+        elif kind == "error":
+            self.errors[event["node"]].append(event)
+        self._changed.set()
+
+    async def wait_for(self, node_id: str, count: int = 1, timeout: float = 10.0) -> list[Any]:
+        """Wait until node ``node_id`` showed at least ``count`` debug messages; return their values."""
+        async with asyncio.timeout(timeout):
+            while len(self.debug[node_id]) < count:
+                self._changed.clear()
+                await self._changed.wait()
+        return self.values(node_id)
+
+    async def wait_status(self, node_id: str, text: str, timeout: float = 10.0) -> Event:
+        """Wait until node ``node_id`` shows a status whose text contains ``text``."""
+        async with asyncio.timeout(timeout):
+            while True:
+                for event in self.status[node_id]:
+                    if text in event["status"]["text"]:
+                        return event
+                self._changed.clear()
+                await self._changed.wait()
+
+
+def registry_with(*extra: type[Node]) -> Registry:
+    """The installed node types plus ``extra`` (test-only node types)."""
+    registry = Registry.from_entry_points()
+    for node_type in extra:
+        registry.register(node_type)
+    return registry
+
+
+@asynccontextmanager
+async def running(
+    document: Document | None,
+    data_dir: str | Path,
+    *,
+    registry: Registry | None = None,
+    extra_types: Iterable[type[Node]] = (),
+    clock: Clock | None = None,
+    **runtime_options: Any,
+) -> AsyncIterator[tuple[Runtime, DebugCollector]]:
+    """A runtime over a store in ``data_dir`` running ``document``, and a collector of its events."""
+    registry = registry or registry_with(*extra_types)
+    store = Store(data_dir)
+    events = EventBus(capacity=100_000)
+    collector = DebugCollector()
+    try:
+        async with events.subscribe() as subscription, Runtime(registry, store, clock=clock, events=events, **runtime_options) as runtime:
+            async def pump() -> None:
+                while True:
+                    collector.take(await subscription.get())
+
+            pump_task = asyncio.create_task(pump())
+            try:
+                if document is not None:
+                    await runtime.deploy(document)
+                yield runtime, collector
+            finally:
+                pump_task.cancel()
+                await asyncio.gather(pump_task, return_exceptions=True)
+    finally:
+        store.close()

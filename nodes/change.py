@@ -1,0 +1,69 @@
+"""``change``: sets, deletes, moves and copies message fields by dotted path."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from flowengine import paths
+from flowengine.message import Message, copy_json
+from flowengine.node import Node
+from flowengine.types import JSONObject
+
+
+class ChangeNode(Node):
+    """Applies ``rules`` in order. Each rule has an ``action``:
+
+    - ``set``: write ``value`` (any JSON) to ``path``;
+    - ``delete``: remove ``path``;
+    - ``move``: move the value at ``from`` to ``path``;
+    - ``copy``: copy the value at ``from`` to ``path``.
+
+    Paths are dotted (``payload.decoded.temperature``, ``topic``, ``meta.source``). Moving or
+    copying a field that does not exist fails that message with the path named."""
+
+    type = "change"
+    category = "transform"
+    color = "#e2d96e"
+    schema: ClassVar[JSONObject] = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["rules"],
+        "properties": {
+            "rules": {
+                "title": "Rules",
+                "type": "array",
+                "description": "Applied in order.",
+                "items": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["action", "path"],
+                    "properties": {
+                        "action": {"enum": ["set", "delete", "move", "copy"], "description": "What to do."},
+                        "path": {"type": "string", "minLength": 1, "description": "The field to write or delete."},
+                        "value": {"description": "The value to set (set only)."},
+                        "from": {"type": "string", "description": "The field to move or copy from (move and copy only)."},
+                    },
+                    "allOf": [
+                        {"if": {"properties": {"action": {"enum": ["move", "copy"]}}}, "then": {"required": ["from"]}},
+                        {"if": {"properties": {"action": {"const": "set"}}}, "then": {"required": ["value"]}},
+                    ],
+                },
+            }
+        },
+    }
+
+    async def on_message(self, msg: Message) -> Message:
+        for index, rule in enumerate(self.config["rules"]):
+            action, path = rule["action"], rule["path"]
+            if action == "set":
+                paths.set(msg, path, copy_json(rule["value"]))
+            elif action == "delete":
+                paths.delete(msg, path)
+            else:
+                value = paths.get(msg, rule["from"])
+                if value is paths.MISSING:
+                    raise KeyError(f"rule {index} ({action}): {rule['from']} does not exist")
+                if action == "move":
+                    paths.delete(msg, rule["from"])
+                paths.set(msg, path, copy_json(value) if action == "copy" else value)
+        return msg
