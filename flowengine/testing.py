@@ -8,17 +8,23 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import uvicorn
+
 from flowengine.clock import Clock
+from flowengine.deployer import Deployer
 from flowengine.events import Event, EventBus
 from flowengine.node import Node
 from flowengine.registry import Registry
 from flowengine.runtime import Runtime
+from flowengine.server import create_app
 from flowengine.store import Store
 from flowengine.types import Document
 
@@ -103,3 +109,69 @@ async def running(
                 await asyncio.gather(pump_task, return_exceptions=True)
     finally:
         store.close()
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago (for peers that must be told a port)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@asynccontextmanager
+async def serve_app(app: Any) -> AsyncIterator[str]:
+    """Run an ASGI app under uvicorn on a free 127.0.0.1 port; yields its base URL, stops it after."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", ws="websockets-sansio"))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        async with asyncio.timeout(10):
+            while not server.started:
+                if task.done():
+                    await task
+                await asyncio.sleep(0.01)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        try:
+            async with asyncio.timeout(10):
+                await task
+        except TimeoutError:
+            task.cancel()
+        sock.close()
+
+
+@dataclass
+class Served:
+    """What :func:`serving` yields."""
+
+    url: str
+    runtime: Runtime
+    debug: DebugCollector
+    deployer: Deployer
+
+    @property
+    def ws_url(self) -> str:
+        return "ws" + self.url[4:]
+
+
+@asynccontextmanager
+async def serving(
+    document: Document | None,
+    data_dir: str | Path,
+    *,
+    editor: bool = True,
+    token: str | None = None,
+    **options: Any,
+) -> AsyncIterator[Served]:
+    """``flowengine serve`` in-process: the runtime deployed with ``document`` (as revision 1 when
+    given) behind the real HTTP server on a free port."""
+    async with running(None, data_dir, **options) as (runtime, debug):
+        deployer = Deployer(runtime, runtime.store)
+        if document is not None:
+            await deployer.deploy(document, None)
+        async with serve_app(create_app(deployer, editor=editor, token=token)) as url:
+            yield Served(url, runtime, debug, deployer)

@@ -1,0 +1,136 @@
+"""The HTTP API under ``/api``: flows, node types, status, inject, revisions and live events.
+
+| method | path | what |
+|---|---|---|
+| GET | /api/flows | ``{"revision", "document"}``, secrets as ``*****`` |
+| POST | /api/flows | deploy ``{"revision", "document", "force"}``: 200, 400 (every problem), 409 (stale revision) |
+| GET | /api/revisions | stored revisions, newest first |
+| POST | /api/revisions/{revision}/restore | roll back to a stored revision (a new revision) |
+| GET | /api/nodes | node types with their JSON Schemas |
+| GET | /api/status | per node: state, status, counters, queue, last error |
+| POST | /api/nodes/{id}/inject | trigger an inject node; optional body ``{"payload": ...}`` |
+| WS | /api/events | debug messages, status changes and errors as JSON text frames |
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from flowengine.deployer import Conflict, Deployer
+from flowengine.node import Node
+from flowengine.store import StoreError, split_secrets
+from flowengine.validation import InvalidDocument
+
+
+def node_type_info(node_type: type[Node]) -> dict[str, Any]:
+    """How ``/api/nodes`` and ``flowengine nodes --json`` describe a node type."""
+    return {
+        "type": node_type.type,
+        "category": node_type.category,
+        "label": node_type.label or node_type.type,
+        "color": node_type.color,
+        "inputs": node_type.inputs,
+        "outputs": node_type.outputs,
+        "injectable": node_type.injectable,
+        "description": node_type.describe(),
+        "schema": node_type.schema,
+    }
+
+
+def error(status: int, text: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": text, **extra}, status_code=status)
+
+
+async def _json_body(request: Request) -> Any:
+    body = await request.body()
+    if not body:
+        return None
+    try:
+        return json.loads(body)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"request body: line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+
+
+def routes(deployer: Deployer) -> list[BaseRoute]:
+    runtime = deployer.runtime
+
+    async def get_flows(request: Request) -> Response:
+        revision, document = deployer.current()
+        if revision is None:
+            document, _ = split_secrets(document, runtime.registry)
+        return JSONResponse({"revision": revision, "document": document})
+
+    async def post_flows(request: Request) -> Response:
+        try:
+            body = await _json_body(request)
+        except ValueError as exc:
+            return error(400, str(exc))
+        if not isinstance(body, dict) or not isinstance(body.get("document"), dict):
+            return error(400, 'expected {"revision": <number or null>, "document": {...}}')
+        try:
+            revision, changes = await deployer.deploy(body["document"], body.get("revision"), force=bool(body.get("force")))
+        except Conflict as exc:
+            return error(409, "conflict", revision=exc.current, detail=str(exc))
+        except InvalidDocument as exc:
+            return error(400, "invalid document", problems=[p.to_json() for p in exc.problems])
+        return JSONResponse({"revision": revision, "changes": changes})
+
+    async def get_revisions(request: Request) -> Response:
+        return JSONResponse(deployer.store.revisions())
+
+    async def restore_revision(request: Request) -> Response:
+        try:
+            revision = await deployer.restore(int(request.path_params["revision"]))
+        except StoreError as exc:
+            return error(404, str(exc))
+        except InvalidDocument as exc:
+            return error(400, "stored revision is no longer valid", problems=[p.to_json() for p in exc.problems])
+        return JSONResponse({"revision": revision})
+
+    async def get_nodes(request: Request) -> Response:
+        return JSONResponse([node_type_info(t) for t in runtime.registry])
+
+    async def get_status(request: Request) -> Response:
+        return JSONResponse(runtime.snapshot())
+
+    async def inject(request: Request) -> Response:
+        try:
+            body = await _json_body(request)
+        except ValueError as exc:
+            return error(400, str(exc))
+        payload = body.get("payload") if isinstance(body, dict) else None
+        try:
+            await runtime.inject(request.path_params["node_id"], payload)
+        except LookupError as exc:
+            return error(404, str(exc))
+        except TypeError as exc:
+            return error(400, str(exc))
+        return JSONResponse({"injected": request.path_params["node_id"]})
+
+    async def events(websocket: WebSocket) -> None:
+        await websocket.accept()
+        async with runtime.events.subscribe() as subscription:
+            for node_id, entry in runtime.snapshot().items():
+                await websocket.send_json({"type": "status", "node": node_id, "flow": entry["flow"], "status": entry["status"]})
+            try:
+                while True:
+                    await websocket.send_text(json.dumps(await subscription.get(), default=str))
+            except (WebSocketDisconnect, RuntimeError):
+                return
+
+    return [
+        Route("/api/flows", get_flows, methods=["GET"]),
+        Route("/api/flows", post_flows, methods=["POST"]),
+        Route("/api/revisions", get_revisions, methods=["GET"]),
+        Route("/api/revisions/{revision:int}/restore", restore_revision, methods=["POST"]),
+        Route("/api/nodes", get_nodes, methods=["GET"]),
+        Route("/api/status", get_status, methods=["GET"]),
+        Route("/api/nodes/{node_id}/inject", inject, methods=["POST"]),
+        WebSocketRoute("/api/events", events),
+    ]

@@ -1,0 +1,204 @@
+"""The ``flowengine`` command: ``serve``, ``run``, ``validate``, ``nodes`` and ``codec``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import ipaddress
+import json
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import uvicorn
+
+from flowengine import document as doc
+from flowengine.api import node_type_info
+from flowengine.deployer import Deployer
+from flowengine.registry import Registry
+from flowengine.runtime import Runtime
+from flowengine.server import create_app
+from flowengine.store import Store, split_secrets
+from flowengine.validation import InvalidDocument, Problem, validate
+
+log = logging.getLogger("flowengine")
+TOKEN_ENV = "FLOWENGINE_API_TOKEN"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=getattr(logging, args.log_level.upper()),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    return int(args.command(args))
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="flowengine", description="A visual flow engine for IoT device data.")
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the editor, the API and the flows")
+    serve.add_argument("flow", nargs="?", type=Path, help="deploy this document at start (else the last deployed revision)")
+    _server_options(serve)
+    serve.set_defaults(command=_serve)
+
+    run = commands.add_parser("run", help="run a flow document headless (no editor)")
+    run.add_argument("flow", type=Path)
+    _server_options(run)
+    run.set_defaults(command=_run)
+
+    check = commands.add_parser("validate", help="check a flow document; one line per problem")
+    check.add_argument("flow", type=Path)
+    check.set_defaults(command=_validate)
+
+    nodes = commands.add_parser("nodes", help="list the node types and their config schemas")
+    nodes.add_argument("--json", action="store_true", help="print the full descriptions as JSON")
+    nodes.set_defaults(command=_nodes)
+
+    with contextlib.suppress(ImportError):
+        from flowengine import codec_cli
+
+        codec_cli.register(commands)
+    return parser
+
+
+def _server_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", type=Path, default=Path(".flowengine"), help="data folder (default ./.flowengine)")
+    parser.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=1880, help="listen port (default 1880; 0 picks a free one)")
+    parser.add_argument("--stop-timeout", type=float, default=10.0, help="seconds each node may take to drain and stop")
+
+
+def _print_problems(problems: Sequence[Problem | str]) -> None:
+    for problem in problems:
+        print(problem, file=sys.stderr)
+
+
+def _load(path: Path, registry: Registry) -> doc.Document | None:
+    try:
+        document = doc.load(path)
+    except doc.DocumentError as exc:
+        _print_problems([str(exc)])
+        return None
+    problems = validate(document, registry).problems
+    if problems:
+        _print_problems(problems)
+        return None
+    return document
+
+
+def _validate(args: argparse.Namespace) -> int:
+    registry = Registry.from_entry_points()
+    document = _load(args.flow, registry)
+    if document is None:
+        return 1
+    print(f"ok: {len(document.get('nodes', []))} node(s) in {len(document.get('flows', []))} flow(s)")
+    return 0
+
+
+def _nodes(args: argparse.Namespace) -> int:
+    registry = Registry.from_entry_points()
+    if args.json:
+        print(json.dumps([node_type_info(t) for t in registry], indent=2))
+        return 0
+    for node_type in registry:
+        summary = node_type.describe().split("\n")[0]
+        print(f"{node_type.type:<20} {node_type.category:<10} in:{node_type.inputs} out:{node_type.outputs}  {summary}")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    return _with_server(args, editor=True)
+
+
+def _run(args: argparse.Namespace) -> int:
+    return _with_server(args, editor=False)
+
+
+def _with_server(args: argparse.Namespace, editor: bool) -> int:
+    token = os.environ.get(TOKEN_ENV) or None
+    if not _is_loopback(args.host) and not token:
+        print(f"refusing to listen on {args.host} without credentials: set {TOKEN_ENV}", file=sys.stderr)
+        return 2
+    registry = Registry.from_entry_points()
+    document = None
+    if args.flow is not None:
+        document = _load(args.flow, registry)
+        if document is None:
+            return 1
+    try:
+        return asyncio.run(_main(args, registry, document, editor, token))
+    except KeyboardInterrupt:
+        return 130
+
+
+async def _main(args: argparse.Namespace, registry: Registry, document: doc.Document | None, editor: bool, token: str | None) -> int:
+    store = Store(args.data)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        async with Runtime(registry, store, stop_timeout=args.stop_timeout) as runtime:
+            deployer = Deployer(runtime, store)
+            try:
+                await _initial_deploy(deployer, document, editor, args.flow)
+            except InvalidDocument as exc:
+                _print_problems(exc.problems)
+                return 1
+            server = uvicorn.Server(uvicorn.Config(
+                create_app(deployer, editor=editor, token=token),
+                host=args.host, port=args.port, log_level="warning", lifespan="off", ws="websockets-sansio",
+            ))
+            serving = asyncio.create_task(server.serve())
+            stopping = asyncio.create_task(stop.wait())
+            await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if server.started:
+                port = server.servers[0].sockets[0].getsockname()[1]
+                log.info("stopping; the server was listening on http://%s:%d", args.host, port)
+            server.should_exit = True
+            await serving
+            stopping.cancel()
+            log.info("draining and stopping the flows")
+        log.info("stopped")
+        return 0
+    finally:
+        store.close()
+
+
+async def _initial_deploy(deployer: Deployer, document: doc.Document | None, editor: bool, path: Path | None) -> None:
+    if document is None:
+        revision = await deployer.restore()
+        log.info("running revision %s", revision if revision is not None else "(none: empty document)")
+        return
+    if not editor:
+        await deployer.runtime.deploy(document)
+        log.info("running %s", path)
+        return
+    _, stored = deployer.current()
+    masked, _ = split_secrets(document, deployer.runtime.registry)
+    if deployer.store.latest_revision() is not None and doc.dumps(stored) == doc.dumps(masked):
+        revision = await deployer.restore()
+    else:
+        revision, _ = await deployer.deploy(document, deployer.store.latest_revision(), note=f"from {path}")
+    log.info("running %s as revision %s", path, revision)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+if __name__ == "__main__":
+    sys.exit(main())
