@@ -14,13 +14,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket
 
 from flowengine.deployer import Conflict, Deployer
 from flowengine.node import Node
@@ -116,13 +117,23 @@ def routes(deployer: Deployer) -> list[BaseRoute]:
     async def events(websocket: WebSocket) -> None:
         await websocket.accept()
         async with runtime.events.subscribe() as subscription:
-            for node_id, entry in runtime.snapshot().items():
-                await websocket.send_json({"type": "status", "node": node_id, "flow": entry["flow"], "status": entry["status"]})
-            try:
+            async def forward() -> None:
+                for node_id, entry in runtime.snapshot().items():
+                    await websocket.send_json({"type": "status", "node": node_id, "flow": entry["flow"], "status": entry["status"]})
                 while True:
                     await websocket.send_text(json.dumps(await subscription.get(), default=str))
-            except (WebSocketDisconnect, RuntimeError):
-                return
+
+            async def until_closed() -> None:
+                while (await websocket.receive())["type"] != "websocket.disconnect":
+                    pass  # clients have nothing to say on this stream
+
+            tasks = [asyncio.create_task(forward()), asyncio.create_task(until_closed())]
+            try:
+                await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
 
     return [
         Route("/api/flows", get_flows, methods=["GET"]),

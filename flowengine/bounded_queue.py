@@ -40,6 +40,28 @@ class BoundedQueue(Generic[T]):
     def __len__(self) -> int:
         return len(self._items)
 
+    def try_put(self, item: T) -> bool:
+        """Append without waiting; False when the queue is full."""
+        items = self._items
+        if len(items) >= self.capacity:
+            return False
+        items.append(item)
+        if len(items) > self.peak:
+            self.peak = len(items)
+        getter = self._getter
+        if getter is not None and not getter.done():
+            getter.set_result(None)
+        return True
+
+    def try_get(self) -> T | None:
+        """Take the oldest item without waiting; None when the queue is empty."""
+        if not self._items:
+            return None
+        item = self._items.popleft()
+        if self._putters:
+            self._wake_putter()
+        return item
+
     async def put(self, item: T) -> None:
         while len(self._items) >= self.capacity:
             waiter = asyncio.get_running_loop().create_future()

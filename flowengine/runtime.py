@@ -326,10 +326,13 @@ class Runtime:
         node = handle.node
         counters = handle.counters
         while True:
-            msg = await queue.get()
+            msg = queue.try_get()
+            if msg is None:
+                msg = await queue.get()
             handle.busy = True
             counters.received += 1
-            token = current_delivery.set(msg.delivery)
+            delivery = msg.delivery
+            token = None if delivery is None else current_delivery.set(delivery)
             try:
                 result = await node.on_message(msg)
                 if result is not None:
@@ -337,10 +340,11 @@ class Runtime:
             except Exception as exc:  # any failure of a node on one message goes to error handling
                 await self._handle_error(handle, msg, exc)
             finally:
-                current_delivery.reset(token)
+                if token is not None:
+                    current_delivery.reset(token)
                 handle.busy = False
-            if msg.delivery is not None:
-                msg.delivery.release()
+            if delivery is not None:
+                delivery.release()
 
     async def _send(self, handle: NodeHandle, msg: Message, port: int) -> None:
         handle.counters.sent += 1
@@ -350,19 +354,27 @@ class Runtime:
         if msg.delivery is None:
             msg.delivery = current_delivery.get()
         if len(targets) == 1:
-            copies = [msg]
-        else:
-            copies = [msg] + [msg.copy() for _ in range(len(targets) - 1)]
+            await self._enqueue(targets[0], msg)
+            return
+        copies = [msg] + [msg.copy() for _ in range(len(targets) - 1)]
         for target, copy in zip(targets, copies, strict=True):
-            delivery = copy.delivery
+            await self._enqueue(target, copy)
+
+    @staticmethod
+    async def _enqueue(target: NodeHandle, msg: Message) -> None:
+        queue = target.queue
+        assert queue is not None, "validation refuses wires into nodes without an input"
+        delivery = msg.delivery
+        if delivery is not None:
+            delivery.hold()
+        if queue.try_put(msg):
+            return
+        try:
+            await queue.put(msg)
+        except BaseException:
             if delivery is not None:
-                delivery.hold()
-            try:
-                await target.queue.put(copy)  # type: ignore[union-attr]
-            except BaseException:
-                if delivery is not None:
-                    delivery.abandon()
-                raise
+                delivery.abandon()  # never acknowledge what was not queued
+            raise
 
     async def _handle_error(self, handle: NodeHandle, msg: Message | None, exc: BaseException) -> None:
         handle.counters.errors += 1

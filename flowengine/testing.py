@@ -70,6 +70,16 @@ class DebugCollector:
                 await self._changed.wait()
 
 
+def flow_document(*nodes: dict[str, Any], flows: list[dict[str, Any]] | None = None) -> Document:
+    """A document with one flow ``f1`` (unless ``flows`` is given) holding ``nodes``; each node
+    gets ``flow: f1``, empty ``config`` and no ``wires`` unless it says otherwise."""
+    return {
+        "version": 1,
+        "flows": flows or [{"id": "f1", "label": "test"}],
+        "nodes": [{"flow": "f1", "config": {}, "wires": [], **node} for node in nodes],
+    }
+
+
 def registry_with(*extra: type[Node]) -> Registry:
     """The installed node types plus ``extra`` (test-only node types)."""
     registry = Registry.from_entry_points()

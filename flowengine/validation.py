@@ -74,7 +74,7 @@ def validate(document: Document, registry: Registry, environ: Mapping[str, str] 
     flows = _list_of_objects(document, "flows", problems)
     nodes = _list_of_objects(document, "nodes", problems)
     flow_ids: set[str] = set()
-    for index, flow in enumerate(flows):
+    for index, flow in flows:
         flow_id = flow.get("id")
         if not isinstance(flow_id, str) or not flow_id:
             problems.append(Problem("document", f"/flows/{index}/id", "a flow needs a non-empty string id"))
@@ -84,7 +84,7 @@ def validate(document: Document, registry: Registry, environ: Mapping[str, str] 
             flow_ids.add(flow_id)
 
     by_id: dict[str, JSONObject] = {}
-    for index, node in enumerate(nodes):
+    for index, node in nodes:
         node_id = node.get("id")
         if not isinstance(node_id, str) or not node_id:
             problems.append(Problem("document", f"/nodes/{index}/id", "a node needs a non-empty string id"))
@@ -93,14 +93,15 @@ def validate(document: Document, registry: Registry, environ: Mapping[str, str] 
         else:
             by_id[node_id] = node
 
-    for node_id, node in by_id.items():
+    for node in by_id.values():
         _check_node(node, registry, flow_ids, by_id, environ, result)
 
     _check_cycles(by_id, problems)
     return result
 
 
-def _list_of_objects(document: Document, key: str, problems: list[Problem]) -> list[JSONObject]:
+def _list_of_objects(document: Document, key: str, problems: list[Problem]) -> list[tuple[int, JSONObject]]:
+    """The objects of ``document[key]`` with their positions; anything else is a problem."""
     items = document.get(key, [])
     if not isinstance(items, list):
         problems.append(Problem("document", f"/{key}", f"expected a list, got {type(items).__name__}"))
@@ -108,7 +109,7 @@ def _list_of_objects(document: Document, key: str, problems: list[Problem]) -> l
     good = []
     for index, item in enumerate(items):
         if isinstance(item, dict):
-            good.append(item)
+            good.append((index, item))
         else:
             problems.append(Problem("document", f"/{key}/{index}", f"expected an object, got {type(item).__name__}"))
     return good
