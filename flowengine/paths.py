@@ -77,14 +77,18 @@ def delete(msg: Message, path: str) -> Any:
 
 
 def _child(container: Any, part: str, where: str) -> Any:
+    """The object or list at ``part`` of ``container`` (``where`` is its dotted path), created when absent."""
     if isinstance(container, dict):
         child = container.get(part)
-        if not isinstance(child, (dict, list)):
+        if child is None:
             child = container[part] = {}
+        elif not isinstance(child, (dict, list)):
+            raise PathError(f"cannot set below {where}: it is {type(child).__name__}, not an object")
         return child
     if isinstance(container, list) and _index(part, container) is not None:
         return container[_index(part, container)]  # type: ignore[index]
-    raise PathError(f"cannot set below {where}: it is {type(container).__name__}, not an object")
+    parent = where.rsplit(".", 1)[0]
+    raise PathError(f"cannot set below {parent}: it is {type(container).__name__}, not an object")
 
 
 def _index(part: str, value: list[Any]) -> int | None:

@@ -38,10 +38,10 @@ class ChangeNode(Node):
                     "additionalProperties": False,
                     "required": ["action", "path"],
                     "properties": {
-                        "action": {"enum": ["set", "delete", "move", "copy"], "description": "What to do."},
-                        "path": {"type": "string", "minLength": 1, "description": "The field to write or delete."},
-                        "value": {"description": "The value to set (set only)."},
-                        "from": {"type": "string", "description": "The field to move or copy from (move and copy only)."},
+                        "action": {"title": "Action", "enum": ["set", "delete", "move", "copy"], "description": "What to do."},
+                        "path": {"title": "Field", "type": "string", "minLength": 1, "description": "The field to write or delete."},
+                        "value": {"title": "Value", "description": "The value to set (set only)."},
+                        "from": {"title": "From", "type": "string", "description": "The field to move or copy from (move and copy only)."},
                     },
                     "allOf": [
                         {"if": {"properties": {"action": {"enum": ["move", "copy"]}}}, "then": {"required": ["from"]}},
@@ -62,7 +62,7 @@ class ChangeNode(Node):
             else:
                 value = paths.get(msg, rule["from"])
                 if value is paths.MISSING:
-                    raise KeyError(f"rule {index} ({action}): {rule['from']} does not exist")
+                    raise LookupError(f"rule {index} ({action}): {rule['from']} does not exist")
                 if action == "move":
                     paths.delete(msg, rule["from"])
                 paths.set(msg, path, copy_json(value) if action == "copy" else value)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 
-from flowengine.message import Message
+from flowengine.message import Message, copy_json
 from flowengine.node import Node
 from flowengine.types import JSONObject
 
@@ -38,8 +39,17 @@ class InjectNode(Node):
 
     @classmethod
     def check(cls, config: JSONObject) -> list[tuple[str, str]]:
-        if config["cron"] and not croniter.is_valid(config["cron"]):
-            return [("/cron", f"not a valid cron expression: {config['cron']!r}")]
+        cron = config["cron"]
+        if not cron:
+            return []
+        if not croniter.is_valid(cron):
+            return [("/cron", f"not a valid cron expression: {cron!r}")]
+        if not cron.strip().startswith("@") and len(cron.split()) != 5:
+            return [("/cron", f"expected five fields (minute hour day month weekday), got {len(cron.split())}: {cron!r}")]
+        try:
+            croniter(cron, datetime.now(UTC)).get_next(datetime)
+        except CroniterBadDateError:
+            return [("/cron", f"{cron!r} never fires")]
         return []
 
     async def start(self) -> None:
@@ -51,7 +61,8 @@ class InjectNode(Node):
             self.spawn(self._cron(), "cron")
 
     async def inject(self, payload: Any = None) -> None:
-        await self.send(self._message(self.config["payload"] if payload is None else payload))
+        # a copy each time: the nodes downstream own (and may change) the message they receive
+        await self.send(self._message(copy_json(self.config["payload"]) if payload is None else payload))
 
     def _message(self, payload: Any) -> Message:
         return Message(payload, self.config["topic"], {"injectedAt": self.clock.now().isoformat()})

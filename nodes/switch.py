@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from typing import Any, ClassVar
@@ -21,18 +22,41 @@ JSON_TYPES: dict[str, Callable[[Any], bool]] = {
 }
 
 
+ORDERINGS: dict[str, Callable[[Any, Any], bool]] = {
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+}
+
+
+def _kind(value: Any) -> str | None:
+    """The JSON type name of ``value`` (booleans are not numbers)."""
+    for name, is_type in JSON_TYPES.items():
+        if is_type(value):
+            return name
+    return None
+
+
+def json_equal(left: Any, right: Any) -> bool:
+    """Equality of JSON values: like ``==`` but ``true`` is not ``1`` and ``false`` is not ``0``."""
+    kind = _kind(left)
+    if kind != _kind(right):
+        return False
+    if kind == "array":
+        return len(left) == len(right) and all(json_equal(a, b) for a, b in zip(left, right, strict=True))
+    if kind == "object":
+        return left.keys() == right.keys() and all(json_equal(left[k], right[k]) for k in left)
+    return bool(left == right)
+
+
 def _compare(op: str) -> Callable[[Any, Any], bool]:
+    """An ordering that only holds between two numbers or two strings; other pairs never match."""
+    order = ORDERINGS[op]
+
     def compare(left: Any, right: Any) -> bool:
-        try:
-            if op == "<":
-                return bool(left < right)
-            if op == "<=":
-                return bool(left <= right)
-            if op == ">":
-                return bool(left > right)
-            return bool(left >= right)
-        except TypeError:
-            return False  # a string never matches a numeric comparison, and vice versa
+        kind = _kind(left)
+        return kind in ("number", "string") and kind == _kind(right) and order(left, right)
     return compare
 
 
@@ -41,8 +65,9 @@ class SwitchNode(Node):
     rule ``i``; the last output takes messages that matched no rule ("otherwise"). With
     ``checkAll`` a message goes to every rule it matches, otherwise to the first only.
 
-    Operators: ``==``, ``!=``, ``<``, ``<=``, ``>``, ``>=`` (a value of another type never
-    matches an ordering), ``in`` (value is a list), ``regex`` (searched in the text of the field),
+    Operators: ``==``, ``!=`` (JSON equality: ``true`` is not ``1``), ``<``, ``<=``, ``>``, ``>=``
+    (only between two numbers or two strings; a value of another type never matches an ordering),
+    ``in`` (value is a list), ``regex`` (searched in the field, or in its JSON text if it is not a string),
     ``exists`` (value true: the field exists; false: it does not), ``type`` (value one of string,
     number, boolean, object, array, null)."""
 
@@ -64,8 +89,8 @@ class SwitchNode(Node):
                     "additionalProperties": False,
                     "required": ["op"],
                     "properties": {
-                        "op": {"enum": ["==", "!=", "<", "<=", ">", ">=", "in", "regex", "exists", "type"], "description": "The test."},
-                        "value": {"description": "What to compare with (a list for 'in', a pattern for 'regex', a type name for 'type')."},
+                        "op": {"title": "Test", "enum": ["==", "!=", "<", "<=", ">", ">=", "in", "regex", "exists", "type"], "description": "The test."},
+                        "value": {"title": "Value", "description": "What to compare with (a list for 'in', a pattern for 'regex', a type name for 'type')."},
                     },
                     "allOf": [
                         {"if": {"properties": {"op": {"const": "in"}}}, "then": {"required": ["value"], "properties": {"value": {"type": "array"}}}},
@@ -98,19 +123,20 @@ class SwitchNode(Node):
         self._tests = [self._test(rule) for rule in self.config["rules"]]
 
     def _test(self, rule: JSONObject) -> Callable[[Any], bool]:
-        op, expected = rule["op"], rule.get("value")
+        op: str = rule["op"]
+        expected: Any = rule.get("value")
         if op == "==":
-            return lambda v: v is not paths.MISSING and v == expected
+            return lambda v: v is not paths.MISSING and json_equal(v, expected)
         if op == "!=":
-            return lambda v: v is paths.MISSING or v != expected
+            return lambda v: v is paths.MISSING or not json_equal(v, expected)
         if op in ("<", "<=", ">", ">="):
             compare = _compare(op)
             return lambda v: v is not paths.MISSING and compare(v, expected)
         if op == "in":
-            return lambda v: v is not paths.MISSING and v in expected
+            return lambda v: v is not paths.MISSING and any(json_equal(v, item) for item in expected)
         if op == "regex":
             pattern = re.compile(expected)
-            return lambda v: v is not paths.MISSING and v is not None and pattern.search(v if isinstance(v, str) else str(v)) is not None
+            return lambda v: v is not paths.MISSING and v is not None and pattern.search(v if isinstance(v, str) else json.dumps(v)) is not None
         if op == "exists":
             wanted = expected is not False
             return lambda v: (v is not paths.MISSING) == wanted
