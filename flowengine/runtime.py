@@ -45,6 +45,9 @@ from flowengine.validation import InvalidDocument, Problem, validate, wire_graph
 
 log = logging.getLogger("flowengine.runtime")
 
+FAIR_SHARE = 64
+"""A worker hands the event loop over after this many messages taken without waiting."""
+
 MAX_ERROR_DEPTH = 10
 """An error raised while handling an error message this many times over goes to the log only."""
 
@@ -325,10 +328,17 @@ class Runtime:
     async def _work(self, handle: NodeHandle, queue: BoundedQueue[Message]) -> None:
         node = handle.node
         counters = handle.counters
+        in_a_row = 0
         while True:
             msg = queue.try_get()
             if msg is None:
                 msg = await queue.get()
+                in_a_row = 0
+            elif in_a_row >= FAIR_SHARE:
+                handle.busy = True
+                await asyncio.sleep(0)  # let other tasks (sockets, timers) run between batches
+                in_a_row = 0
+            in_a_row += 1
             handle.busy = True
             counters.received += 1
             delivery = msg.delivery
