@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -110,7 +111,7 @@ def _sorted_keys(value: JSON) -> JSON:
     return value
 
 
-def substitute_env(value: JSON, environ: dict[str, str] | os._Environ[str], pointer: str = "") -> tuple[JSON, list[tuple[str, str]]]:
+def substitute_env(value: JSON, environ: Mapping[str, str], pointer: str = "") -> tuple[JSON, list[tuple[str, str]]]:
     """Replace ``${NAME}`` in every string of ``value`` from ``environ``.
 
     Returns the new value and the ``(pointer, variable)`` pairs that were missing.

@@ -61,10 +61,10 @@ class Store:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self._fernet = Fernet(load_key(self.data_dir, environ))
-        self.db["revisions"].create(
+        self.db.table("revisions").create(
             {"id": int, "created": str, "document": str, "secrets": str, "note": str}, pk="id", if_not_exists=True
         )
-        self.db["snapshots"].create({"node_id": str, "updated": str, "data": str}, pk="node_id", if_not_exists=True)
+        self.db.table("snapshots").create({"node_id": str, "updated": str, "data": str}, pk="node_id", if_not_exists=True)
 
     def close(self) -> None:
         self.db.close()
@@ -93,11 +93,12 @@ class Store:
             "secrets": self.encrypt(secrets),
             "note": note,
         }
-        revision = self.db["revisions"].insert(row).last_pk
+        revision = self.db.table("revisions").insert(row).last_pk
+        assert revision is not None
         stale = [r["id"] for r in self.db.query(
             "select id from revisions order by id desc limit -1 offset ?", [self.keep])]
         for old in stale:
-            self.db["revisions"].delete(old)
+            self.db.table("revisions").delete(old)
         return int(revision)
 
     def latest_revision(self) -> int | None:
@@ -113,7 +114,7 @@ class Store:
         if revision is None:
             return None
         try:
-            row = self.db["revisions"].get(revision)
+            row = self.db.table("revisions").get(revision)
         except sqlite_utils.db.NotFoundError:
             raise StoreError(f"no revision {revision}") from None
         document = json.loads(row["document"])
@@ -125,20 +126,22 @@ class Store:
         loaded = self.latest_revision() if revision is None else revision
         if loaded is None:
             return {}
-        return self.decrypt(self.db["revisions"].get(loaded)["secrets"])  # type: ignore[no-any-return]
+        secrets: dict[str, dict[str, Any]] = self.decrypt(self.db.table("revisions").get(loaded)["secrets"])
+        return secrets
 
     # -- snapshots --------------------------------------------------------------------------
 
     def save_snapshot(self, node_id: str, data: JSONObject) -> None:
-        self.db["snapshots"].upsert(
+        self.db.table("snapshots").upsert(
             {"node_id": node_id, "updated": datetime.now(UTC).isoformat(), "data": json.dumps(data)}, pk="node_id"
         )
 
     def snapshot(self, node_id: str) -> JSONObject | None:
         try:
-            return json.loads(self.db["snapshots"].get(node_id)["data"])  # type: ignore[no-any-return]
+            data: JSONObject = json.loads(self.db.table("snapshots").get(node_id)["data"])
         except sqlite_utils.db.NotFoundError:
             return None
+        return data
 
 
 def split_secrets(document: Document, registry: Registry) -> tuple[Document, dict[str, dict[str, Any]]]:
@@ -160,7 +163,7 @@ def split_secrets(document: Document, registry: Registry) -> tuple[Document, dic
 
 def merge_secrets(document: Document, secrets: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, str]]:
     """Put stored secrets back where the document says ``*****``; returns (node id, path) still masked."""
-    unresolved = []
+    unresolved: list[tuple[str, str]] = []
     for node in document.get("nodes", []):
         config = node.get("config")
         if not isinstance(config, dict):

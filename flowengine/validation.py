@@ -204,9 +204,10 @@ def _check_node(
 
 
 def _reason(error: jsonschema.ValidationError) -> str:
+    message = str(error.message)
     if error.validator == "additionalProperties":
-        return error.message.replace("Additional properties are not allowed", "unknown field(s)")
-    return error.message
+        return message.replace("Additional properties are not allowed", "unknown field(s)")
+    return message
 
 
 def _check_cycles(by_id: dict[str, JSONObject], problems: list[Problem]) -> None:
