@@ -9,7 +9,11 @@
 | GET | /api/nodes | node types with their JSON Schemas |
 | GET | /api/status | per node: state, status, counters, queue, last error |
 | POST | /api/nodes/{id}/inject | trigger an inject node; optional body ``{"payload": ...}`` |
-| WS | /api/events | debug messages, status changes and errors as JSON text frames |
+| WS | /api/events | debug messages, status changes, errors, alarms and fail-overs as JSON text frames |
+
+Connectors, connections and alarms are :mod:`flowengine.connections`; ``/api/me`` and the login
+page :mod:`flowengine.auth`; ``/api/openapi.json`` :mod:`flowengine.openapi`. No answer carries a
+secret: problems, statuses and errors are redacted (``*****``).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
+from flowengine.connections import redact_event, redact_problems, redacted_snapshot
 from flowengine.deployer import Conflict, Deployer
 from flowengine.node import Node
 from flowengine.store import StoreError, split_secrets
@@ -74,12 +79,17 @@ def routes(deployer: Deployer) -> list[BaseRoute]:
             return error(400, str(exc))
         if not isinstance(body, dict) or not isinstance(body.get("document"), dict):
             return error(400, 'expected {"revision": <number or null>, "document": {...}}')
+        nodes = body["document"].get("nodes", [])
+        if not isinstance(nodes, list) or not all(isinstance(n, dict) and isinstance(n.get("id"), str) for n in nodes):
+            # report a malformed node list before the deployer tries to merge secrets into it
+            return error(400, "invalid document", problems=[p.to_json() for p in runtime.check(body["document"])])
         try:
             revision, changes = await deployer.deploy(body["document"], body.get("revision"), force=bool(body.get("force")))
         except Conflict as exc:
             return error(409, "conflict", revision=exc.current, detail=str(exc))
         except InvalidDocument as exc:
-            return error(400, "invalid document", problems=[p.to_json() for p in exc.problems])
+            problems = redact_problems(exc.problems, body["document"], runtime.registry)  # no secret in an error
+            return error(400, "invalid document", problems=[p.to_json() for p in problems])
         return JSONResponse({"revision": revision, "changes": changes})
 
     async def get_revisions(request: Request) -> Response:
@@ -87,7 +97,10 @@ def routes(deployer: Deployer) -> list[BaseRoute]:
 
     async def restore_revision(request: Request) -> Response:
         try:
-            revision = await deployer.restore(int(request.path_params["revision"]))
+            number = int(request.path_params["revision"])
+            if number >= 2**63:  # beyond SQLite's integers: no such revision
+                raise StoreError(f"no revision {number}")
+            revision = await deployer.restore(number)
         except StoreError as exc:
             return error(404, str(exc))
         except InvalidDocument as exc:
@@ -98,7 +111,7 @@ def routes(deployer: Deployer) -> list[BaseRoute]:
         return JSONResponse([node_type_info(t) for t in runtime.registry])
 
     async def get_status(request: Request) -> Response:
-        return JSONResponse(runtime.snapshot())
+        return JSONResponse(redacted_snapshot(runtime))
 
     async def inject(request: Request) -> Response:
         try:
@@ -118,10 +131,11 @@ def routes(deployer: Deployer) -> list[BaseRoute]:
         await websocket.accept()
         async with runtime.events.subscribe() as subscription:
             async def forward() -> None:
-                for node_id, entry in runtime.snapshot().items():
+                for node_id, entry in redacted_snapshot(runtime).items():
                     await websocket.send_json({"type": "status", "node": node_id, "flow": entry["flow"], "status": entry["status"]})
                 while True:
-                    await websocket.send_text(json.dumps(await subscription.get(), default=str))
+                    event = redact_event(await subscription.get(), runtime.node, runtime.registry)
+                    await websocket.send_text(json.dumps(event, default=str))
 
             async def until_closed() -> None:
                 while (await websocket.receive())["type"] != "websocket.disconnect":

@@ -18,6 +18,8 @@ import uvicorn
 
 from flowengine import document as doc
 from flowengine.api import node_type_info
+from flowengine.auth import Auth, SettingsError, hash_password
+from flowengine.connections import Connections
 from flowengine.deployer import Deployer
 from flowengine.registry import Registry
 from flowengine.runtime import Runtime
@@ -26,7 +28,6 @@ from flowengine.store import Store, split_secrets
 from flowengine.validation import InvalidDocument, Problem, validate
 
 log = logging.getLogger("flowengine")
-TOKEN_ENV = "FLOWENGINE_API_TOKEN"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -62,6 +63,9 @@ def _parser() -> argparse.ArgumentParser:
     nodes.add_argument("--json", action="store_true", help="print the full descriptions as JSON")
     nodes.set_defaults(command=_nodes)
 
+    hasher = commands.add_parser("hash-password", help="print an argon2 hash of a password (read from stdin) for --settings")
+    hasher.set_defaults(command=_hash_password)
+
     with contextlib.suppress(ImportError):
         from flowengine import codec_cli
 
@@ -73,6 +77,7 @@ def _server_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", type=Path, default=Path(".flowengine"), help="data folder (default ./.flowengine)")
     parser.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=1880, help="listen port (default 1880; 0 picks a free one)")
+    parser.add_argument("--settings", type=Path, help="users, roles and API tokens (JSON or YAML; see flowengine.auth)")
     parser.add_argument("--stop-timeout", type=float, default=10.0, help="seconds each node may take to drain and stop")
 
 
@@ -122,10 +127,29 @@ def _run(args: argparse.Namespace) -> int:
     return _with_server(args, editor=False)
 
 
+def _hash_password(args: argparse.Namespace) -> int:
+    if sys.stdin.isatty():
+        import getpass
+
+        password = getpass.getpass("password: ")
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    if not password:
+        print("empty password", file=sys.stderr)
+        return 1
+    print(hash_password(password))
+    return 0
+
+
 def _with_server(args: argparse.Namespace, editor: bool) -> int:
-    token = os.environ.get(TOKEN_ENV) or None
-    if not _is_loopback(args.host) and not token:
-        print(f"refusing to listen on {args.host} without credentials: set {TOKEN_ENV}", file=sys.stderr)
+    try:
+        auth = Auth.from_settings(args.settings, os.environ)
+    except SettingsError as exc:
+        print(f"settings: {exc}", file=sys.stderr)
+        return 2
+    if not _is_loopback(args.host) and not auth.enabled:
+        print(f"refusing to listen on {args.host} without credentials: give users or tokens in --settings, "
+              f"or set FLOWENGINE_API_TOKEN or FLOWENGINE_USERS", file=sys.stderr)
         return 2
     registry = Registry.from_entry_points()
     document = None
@@ -134,12 +158,12 @@ def _with_server(args: argparse.Namespace, editor: bool) -> int:
         if document is None:
             return 1
     try:
-        return asyncio.run(_main(args, registry, document, editor, token))
+        return asyncio.run(_main(args, registry, document, editor, auth))
     except KeyboardInterrupt:
         return 130
 
 
-async def _main(args: argparse.Namespace, registry: Registry, document: doc.Document | None, editor: bool, token: str | None) -> int:
+async def _main(args: argparse.Namespace, registry: Registry, document: doc.Document | None, editor: bool, auth: Auth) -> int:
     store = Store(args.data)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -153,8 +177,10 @@ async def _main(args: argparse.Namespace, registry: Registry, document: doc.Docu
             except InvalidDocument as exc:
                 _print_problems(exc.problems)
                 return 1
+            connections = Connections(deployer, revisions=editor)
+            alarms = asyncio.create_task(connections.alarms.run(), name="alarm monitor")
             server = uvicorn.Server(uvicorn.Config(
-                create_app(deployer, editor=editor, token=token),
+                create_app(deployer, editor=editor, auth=auth, connections_api=connections),
                 host=args.host, port=args.port, log_level="warning", lifespan="off", ws="websockets-sansio",
             ))
             serving = asyncio.create_task(server.serve())
@@ -166,6 +192,8 @@ async def _main(args: argparse.Namespace, registry: Registry, document: doc.Docu
             server.should_exit = True
             await serving
             stopping.cancel()
+            alarms.cancel()
+            await asyncio.gather(alarms, return_exceptions=True)
             log.info("draining and stopping the flows")
         log.info("stopped")
         return 0

@@ -4,27 +4,28 @@
 routes that nodes add (``http-in``, ``websocket-server``). Paths the API does not own fall
 through to the :class:`~flowengine.routes.RouteTable`.
 
-Access: when an API token is configured (``FLOWENGINE_API_TOKEN``), every request but
-``/healthz`` must carry ``Authorization: Bearer <token>`` (or ``?token=`` for WebSockets and
-the editor page). Without one, the CLI refuses to listen on anything but loopback.
+Access control is :mod:`flowengine.auth` (users, roles, tokens, the login page), applied to
+every path but ``/healthz`` and the login page; ``token=`` adds one admin API token. The
+connections API is :mod:`flowengine.connections`, the OpenAPI description :mod:`flowengine.openapi`.
 """
 
 from __future__ import annotations
 
-import hmac
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
-from starlette.requests import HTTPConnection, Request
-from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Receive, Scope, Send
-from starlette.websockets import WebSocket
 
-from flowengine import api, metrics
+from flowengine import api, connections, metrics, openapi
+from flowengine.auth import Auth, AuthMiddleware
+from flowengine.auth import routes as auth_routes
+from flowengine.connections import Connections
 from flowengine.deployer import Deployer
+from flowengine.runtime import Runtime
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 
@@ -35,33 +36,23 @@ FALLBACK_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><t
 <li><a href="/healthz">/healthz</a></li></ul></body></html>"""
 
 
-class TokenAuth:
-    """Requires the API token on every request except ``/healthz``."""
+def create_app(
+    deployer: Deployer,
+    *,
+    editor: bool = True,
+    token: str | None = None,
+    auth: Auth | None = None,
+    connections_api: Connections | None = None,
+) -> Starlette:
+    """The ASGI app for a deployer's runtime; ``editor=False`` for headless ``run``.
 
-    def __init__(self, app: ASGIApp, token: str) -> None:
-        self.app = app
-        self.token = token
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket") or scope["path"] == "/healthz":
-            await self.app(scope, receive, send)
-            return
-        connection = HTTPConnection(scope)
-        offered = connection.query_params.get("token", "")
-        header = connection.headers.get("authorization", "")
-        if header.lower().startswith("bearer "):
-            offered = header[7:]
-        if hmac.compare_digest(offered.encode(), self.token.encode()):
-            await self.app(scope, receive, send)
-        elif scope["type"] == "websocket":
-            await WebSocket(scope, receive, send).close(code=4401)
-        else:
-            await PlainTextResponse("authentication required", status_code=401, headers={"WWW-Authenticate": "Bearer"})(scope, receive, send)
-
-
-def create_app(deployer: Deployer, *, editor: bool = True, token: str | None = None) -> Starlette:
-    """The ASGI app for a deployer's runtime; ``editor=False`` for headless ``run``."""
+    ``auth`` holds the users and tokens (none: open access); ``token`` adds an admin token.
+    ``connections_api`` (whose alarm monitor the caller may run) is made when not given."""
     runtime = deployer.runtime
+    auth = auth if auth is not None else Auth()
+    if token:
+        auth.add_token("api token", token, "admin")
+    connections_api = connections_api or Connections(deployer, revisions=editor)
 
     async def healthz(request: Request) -> Response:
         states = [entry["state"] for entry in runtime.snapshot().values()]
@@ -77,14 +68,28 @@ def create_app(deployer: Deployer, *, editor: bool = True, token: str | None = N
     ]
     if editor:
         routes += api.routes(deployer)
+        routes += connections.routes(connections_api)
+        routes += openapi.routes()
+        routes += auth_routes(auth)
         routes += _editor_routes()
     else:
         routes += [route for route in api.routes(deployer) if getattr(route, "path", "") == "/api/status"]
     app = Starlette(routes=routes)
     app.router.default = runtime.routes  # paths no API route owns go to the nodes' routes
-    if token:
-        app.add_middleware(TokenAuth, token=token)
+    app.add_middleware(AuthMiddleware, auth=auth, own_auth=lambda path, websocket: _node_checks_itself(runtime, path))
+    app.state.auth = auth
+    app.state.connections = connections_api
     return app
+
+
+def _node_checks_itself(runtime: Runtime, path: str) -> bool:
+    """Whether the node serving ``path`` has its own authentication (``http-in`` auth, a
+    ``websocket-server`` token); such a route is left to the node."""
+    owner = runtime.routes.paths().get(path)
+    node = None if owner is None else runtime.node(owner)
+    if node is None:
+        return False
+    return node.config.get("auth", "none") != "none" or bool(node.config.get("token"))
 
 
 def _editor_routes() -> list[BaseRoute]:
