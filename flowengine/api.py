@@ -7,6 +7,7 @@
 | GET | /api/revisions | stored revisions, newest first |
 | POST | /api/revisions/{revision}/restore | roll back to a stored revision (a new revision) |
 | GET | /api/nodes | node types with their JSON Schemas |
+| GET | /api/dead-letters | messages sinks gave up on, with the answers (``?node=`` for one sink) |
 | GET | /api/status | per node: state, status, counters, queue, last error |
 | POST | /api/nodes/{id}/inject | trigger an inject node; optional body ``{"payload": ...}`` |
 | WS | /api/events | debug messages, status changes, errors, alarms and fail-overs as JSON text frames |
@@ -27,7 +28,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from flowengine.connections import redact_event, redact_problems, redacted_snapshot
+from flowengine import outbox
+from flowengine.connections import redact_problems
 from flowengine.deployer import Conflict, Deployer
 from flowengine.node import Node
 from flowengine.store import StoreError, split_secrets
@@ -110,8 +112,11 @@ def routes(deployer: Deployer) -> list[BaseRoute]:
     async def get_nodes(request: Request) -> Response:
         return JSONResponse([node_type_info(t) for t in runtime.registry])
 
+    async def get_dead_letters(request: Request) -> Response:
+        return JSONResponse(outbox.dead_letters(deployer.store.db, request.query_params.get("node") or None))
+
     async def get_status(request: Request) -> Response:
-        return JSONResponse(redacted_snapshot(runtime))
+        return JSONResponse(runtime.snapshot())
 
     async def inject(request: Request) -> Response:
         try:
@@ -131,10 +136,10 @@ def routes(deployer: Deployer) -> list[BaseRoute]:
         await websocket.accept()
         async with runtime.events.subscribe() as subscription:
             async def forward() -> None:
-                for node_id, entry in redacted_snapshot(runtime).items():
+                for node_id, entry in runtime.snapshot().items():
                     await websocket.send_json({"type": "status", "node": node_id, "flow": entry["flow"], "status": entry["status"]})
                 while True:
-                    event = redact_event(await subscription.get(), runtime.node, runtime.registry)
+                    event = await subscription.get()
                     await websocket.send_text(json.dumps(event, default=str))
 
             async def until_closed() -> None:
@@ -156,6 +161,7 @@ def routes(deployer: Deployer) -> list[BaseRoute]:
         Route("/api/revisions/{revision:int}/restore", restore_revision, methods=["POST"]),
         Route("/api/nodes", get_nodes, methods=["GET"]),
         Route("/api/status", get_status, methods=["GET"]),
+        Route("/api/dead-letters", get_dead_letters, methods=["GET"]),
         Route("/api/nodes/{node_id}/inject", inject, methods=["POST"]),
         WebSocketRoute("/api/events", events),
     ]

@@ -56,7 +56,7 @@ from flowengine.alarms import AlarmMonitor, AlarmRule
 from flowengine.deployer import Conflict, Deployer
 from flowengine.node import Node
 from flowengine.registry import Registry
-from flowengine.schema import MASK, get_path, mask, node_refs, secret_paths
+from flowengine.schema import mask, node_refs, redact
 from flowengine.store import merge_secrets, split_secrets
 from flowengine.types import Document, JSONObject
 from flowengine.validation import InvalidDocument, Problem
@@ -113,19 +113,6 @@ def connectors(registry: Registry) -> list[dict[str, Any]]:
     return [connector_info(t) for t in registry if t.category in CONNECTOR_CATEGORIES]
 
 
-def redact(reason: str, config: Any, node_type: type[Node] | None) -> str:
-    """``reason`` with every secret value of ``config`` replaced by ``*****``."""
-    if node_type is None or not isinstance(config, dict):
-        return reason
-    for path in secret_paths(node_type.schema):
-        value = get_path(config, path)
-        if value in (None, "", MASK):
-            continue
-        for form in sorted({repr(value), json.dumps(value), str(value)}, key=len, reverse=True):
-            reason = reason.replace(form, MASK)
-    return reason
-
-
 def redact_problems(problems: list[Problem], document: Document, registry: Registry) -> list[Problem]:
     """Problems whose reasons no longer carry any secret of ``document``."""
     nodes = {n.get("id"): n for n in document.get("nodes", []) if isinstance(n, dict)}
@@ -133,33 +120,9 @@ def redact_problems(problems: list[Problem], document: Document, registry: Regis
     for problem in problems:
         node = nodes.get(problem.node_id, {})
         node_type = registry.get(node.get("type"))  # type: ignore[arg-type]
-        reason = redact(problem.reason, node.get("config"), node_type)
+        reason = problem.reason if node_type is None else redact(problem.reason, node_type.schema, node.get("config"))
         redacted.append(Problem(problem.where, problem.pointer, reason, problem.node_id))
     return redacted
-
-
-def redact_event(event: dict[str, Any], lookup: Any, registry: Registry) -> dict[str, Any]:
-    """A status/error event or snapshot entry of node ``event["node"]`` without that node's secrets."""
-    if "error" not in event and "last_error" not in event and "status" not in event:
-        return event  # debug messages: nothing of a node's config in them
-    node = lookup(event.get("node")) if isinstance(event.get("node"), str) else None
-    if node is None:
-        return event
-    node_type = registry.get(node.type)
-    redacted = dict(event)
-    for key in ("error", "last_error"):
-        if isinstance(redacted.get(key), str):
-            redacted[key] = redact(redacted[key], node.config, node_type)
-    status = redacted.get("status")
-    if isinstance(status, dict) and isinstance(status.get("text"), str):
-        redacted["status"] = {**status, "text": redact(status["text"], node.config, node_type)}
-    return redacted
-
-
-def redacted_snapshot(runtime: Any) -> dict[str, JSONObject]:
-    """``runtime.snapshot()`` with no secret in any error or status text."""
-    return {node_id: redact_event({**entry, "node": node_id}, runtime.node, runtime.registry)
-            for node_id, entry in runtime.snapshot().items()}
 
 
 def connection_state(entry: JSONObject | None) -> str:
@@ -265,12 +228,12 @@ class Connections:
 
     def all(self) -> list[dict[str, Any]]:
         _, document = self._document()
-        snapshot = redacted_snapshot(self.runtime)
+        snapshot = self.runtime.snapshot()
         return [self._view(n, document, snapshot) for n in document.get("nodes", []) if self._is_connection(n)]
 
     def get(self, connection_id: str) -> dict[str, Any]:
         _, document = self._document()
-        return self._view(self._find(document, connection_id), document, redacted_snapshot(self.runtime))
+        return self._view(self._find(document, connection_id), document, self.runtime.snapshot())
 
     def _find(self, document: Document, connection_id: str) -> JSONObject:
         for node in document.get("nodes", []):

@@ -251,6 +251,11 @@ PATHS: dict[str, Any] = {
         "type": "object", "required": ["alarms", "events"],
         "properties": {"alarms": {"type": "array", "items": _ref("AlarmStatus")}, "events": {"type": "array", "items": {"type": "object"}}}},
         "alarms")}, tag="connections")},
+    "/api/dead-letters": {"get": _op("Messages sinks gave up on (4xx answers, too old), with the peer's answer, newest first", {"200": _json({
+        "type": "array", "items": {"type": "object", "required": ["id", "sink"], "properties": {
+            "id": {"type": "integer"}, "sink": {"type": "string"}}}}, "dead letters")},
+        params=[{"name": "node", "in": "query", "required": False, "schema": {"type": "string"}, "description": "Only this sink node's"}],
+        tag="flows")},
     "/api/me": {"get": _op("Who the caller is", {"200": _json({
         "type": "object", "required": ["username", "role", "via"],
         "properties": {"username": {"type": "string"}, "role": {"type": "string", "enum": ["admin", "read-only"]},

@@ -38,7 +38,7 @@ from flowengine.message import Message, current_delivery
 from flowengine.node import Node, NodeContext
 from flowengine.registry import Registry
 from flowengine.routes import RouteTable
-from flowengine.schema import node_refs
+from flowengine.schema import node_refs, redact
 from flowengine.store import Store
 from flowengine.types import Document, JSONObject
 from flowengine.validation import InvalidDocument, Problem, validate, wire_graph
@@ -228,7 +228,8 @@ class Runtime:
         }
         identities = {node_id: _identity(spec, configs[node_id]) for node_id, spec in wanted.items()}
         changed = {node_id for node_id in wanted if self._identities.get(node_id) != identities[node_id]}
-        changed |= self._dependents(wanted, configs, changed)
+        gone = set(self._handles) - set(wanted)
+        changed |= self._dependents(wanted, configs, changed | gone)
         retiring = [h for node_id, h in self._handles.items() if node_id not in wanted or node_id in changed]
 
         fresh = {node_id: self._create(wanted[node_id], configs[node_id]) for node_id in changed}
@@ -260,13 +261,14 @@ class Runtime:
         }
 
     def _dependents(self, wanted: dict[str, JSONObject], configs: dict[str, JSONObject], changed: set[str]) -> set[str]:
-        """Nodes that refer (through ``x-node-type`` config fields) to a changed node, transitively."""
+        """Wanted nodes that refer (through ``x-node-type`` config fields) to a changed or stopped node,
+        transitively: they hold the old instance, so they restart too."""
         graph = nx.DiGraph()
         for node_id, spec in wanted.items():
             node_type = self.registry[spec["type"]]
             for prop in node_refs(node_type.schema):
                 ref = configs[node_id].get(prop)
-                if ref in wanted:
+                if isinstance(ref, str) and ref:
                     graph.add_edge(ref, node_id)
         found: set[str] = set()
         for node_id in changed:
@@ -314,7 +316,7 @@ class Runtime:
                 break
             except Exception as exc:  # a node's start may fail in any way; it is retried
                 handle.state = "failed"
-                handle.last_error = _describe(exc)
+                handle.last_error = self._describe(handle, exc)
                 self._log(handle, logging.ERROR, "start failed (retrying in %.0f s): %s", delay, handle.last_error)
                 self._set_status(handle, {"text": f"start failed: {handle.last_error}", "color": "red"})
                 handle.first_attempt.set()
@@ -388,7 +390,7 @@ class Runtime:
 
     async def _handle_error(self, handle: NodeHandle, msg: Message | None, exc: BaseException) -> None:
         handle.counters.errors += 1
-        handle.last_error = _describe(exc)
+        handle.last_error = self._describe(handle, exc)
         self.events.publish({"type": "error", "node": handle.id, "flow": handle.spec.get("flow"), "error": handle.last_error,
                              "time": self.clock.now().isoformat()})
         depth = 1
@@ -402,12 +404,17 @@ class Runtime:
             return
         self._log(handle, logging.WARNING, "%s (to catch)", handle.last_error)
         failed = msg.copy()
-        failed.meta["error"] = {"message": str(exc), "type": type(exc).__name__, "source": handle.source(), "depth": depth}
+        failed.meta["error"] = {"message": handle.last_error, "type": type(exc).__name__, "source": handle.source(), "depth": depth}
         for catcher in catchers:
             await self._send(catcher, failed if catcher is catchers[-1] else failed.copy(), 0)
 
+    def _describe(self, handle: NodeHandle, exc: BaseException) -> str:
+        """The error's text, without any secret of the node's config."""
+        return redact(_describe(exc), handle.node.schema, handle.node.config)
+
     def _set_status(self, handle: NodeHandle, status: dict[str, Any]) -> None:
-        status = {**status, "time": self.clock.now().isoformat()}
+        text = redact(str(status.get("text", "")), handle.node.schema, handle.node.config)
+        status = {**status, "text": text, "time": self.clock.now().isoformat()}
         handle.status = status
         self.events.publish({"type": "status", "node": handle.id, "flow": handle.spec.get("flow"), "status": status})
 

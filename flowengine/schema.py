@@ -6,6 +6,7 @@ secret; such values are shown as ``*****`` by the API and left out of exports.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -76,6 +77,19 @@ def mask(schema: JSONObject, config: JSONObject) -> JSONObject:
         if get_path(masked, path) not in (None, ""):
             set_path(masked, path, MASK)
     return masked
+
+
+def redact(text: str, schema: JSONObject, config: JSON) -> str:
+    """``text`` (an error, a status) with every secret value of ``config`` replaced by ``*****``."""
+    if not isinstance(config, dict):
+        return text
+    for path in secret_paths(schema):
+        value = get_path(config, path)
+        if value in (None, "", MASK):
+            continue
+        for form in sorted({repr(value), json.dumps(value), str(value)}, key=len, reverse=True):
+            text = text.replace(form, MASK)
+    return text
 
 
 def strip(schema: JSONObject, config: JSONObject) -> JSONObject:

@@ -116,3 +116,15 @@ async def test_token_is_required_when_configured(tmp_path):
         assert (await client.get("/api/flows", headers={"Authorization": "Bearer s3cret"})).status_code == 200
         async with websockets.connect(served.ws_url + "/api/events?token=s3cret") as events:
             assert json.loads(await asyncio.wait_for(events.recv(), 5))["type"] == "status"
+
+
+async def test_dead_letters_are_visible(tmp_path):
+    from flowengine.outbox import Outbox
+
+    async with serving(demo(), tmp_path) as served, httpx.AsyncClient(base_url=served.url) as client:
+        box = Outbox(served.runtime.store.db, "hook")
+        item = box.enqueue({"url": "https://example.org/values", "body": {"t": 1}})
+        box.dead_letter(item, "400 Bad Request", {"status": 400, "body": "unknown device"})
+        letters = (await client.get("/api/dead-letters")).json()
+        assert [(d["sink"], d["reason"], d["response"]["status"]) for d in letters] == [("hook", "400 Bad Request", 400)]
+        assert (await client.get("/api/dead-letters", params={"node": "other"})).json() == []

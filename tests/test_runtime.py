@@ -278,3 +278,72 @@ async def test_delivery_completes_once_after_every_branch(tmp_path):
         assert completions == []  # the holder has not confirmed yet
         runtime.node("h").held[0].release()
         assert completions == [None]
+
+
+class Shared(Node):
+    """Test config node: a shared connection."""
+
+    type = "test-shared"
+    category = "config"
+    inputs = 0
+    outputs = 0
+    schema: ClassVar = {"type": "object", "properties": {"host": {"type": "string", "default": "a"}}}
+
+
+class User(Node):
+    """Test node that uses a test-shared config node."""
+
+    type = "test-user"
+    category = "sink"
+    outputs = 0
+    schema: ClassVar = {"type": "object", "properties": {"shared": {"type": "string", "x-node-type": "test-shared"}}, "required": ["shared"]}
+
+    async def start(self) -> None:
+        self.shared = self.config_node(self.config["shared"])
+
+
+async def test_users_of_a_config_node_restart_with_it(tmp_path):
+    def document(host: str, disabled: bool = False) -> dict:
+        return flow_document(
+            {"id": "conn", "type": "test-shared", "flow": None, "config": {"host": host}, "disabled": disabled},
+            {"id": "user", "type": "test-user", "config": {"shared": "conn"}},
+        )
+
+    async with running(document("a"), tmp_path, extra_types=(Shared, User)) as (runtime, _):
+        assert runtime.node("user").shared is runtime.node("conn")
+        changes = await runtime.deploy(document("b"))
+        assert changes["started"] == ["conn", "user"]
+        assert runtime.node("user").shared is runtime.node("conn")
+        await runtime.deploy(document("b", disabled=True))
+        entry = runtime.snapshot()["user"]
+        assert entry["state"] == "failed"
+        assert entry["last_error"] == "node user (test-user): referenced node conn is not running"
+
+
+class Leaky(Node):
+    """Test node whose errors and status quote its own secret."""
+
+    type = "test-leaky"
+    schema: ClassVar = {"type": "object", "properties": {"password": {"type": "string", "writeOnly": True, "default": ""}}}
+
+    async def on_message(self, msg: Message) -> None:
+        self.status(f"login as admin:{self.config['password']} refused", color="red")
+        raise PermissionError(f"broker refused password {self.config['password']!r}")
+
+
+async def test_no_secret_reaches_errors_statuses_or_the_log(tmp_path, caplog):
+    document = flow_document(
+        {"id": "a", "type": "inject", "wires": [["leak"]]},
+        {"id": "leak", "type": "test-leaky", "config": {"password": "hunter2"}},
+        {"id": "c", "type": "catch", "wires": [["seen"]]},
+        {"id": "seen", "type": "debug", "config": {"property": ""}},
+    )
+    async with running(document, tmp_path, extra_types=(Leaky,)) as (runtime, debug):
+        await runtime.inject("a")
+        caught = await debug.wait_for("seen")
+        entry = runtime.snapshot()["leak"]
+        assert entry["last_error"] == "broker refused password *****"
+        assert entry["status"]["text"] == "login as admin:***** refused"
+        assert caught[0]["meta"]["error"]["message"] == "broker refused password *****"
+        assert "hunter2" not in str(debug.status) + str(debug.errors)
+    assert "hunter2" not in caplog.text
