@@ -114,8 +114,7 @@ def _nodes(args: argparse.Namespace) -> int:
         print(json.dumps([node_type_info(t) for t in registry], indent=2))
         return 0
     for node_type in registry:
-        summary = node_type.describe().split("\n")[0]
-        print(f"{node_type.type:<20} {node_type.category:<10} in:{node_type.inputs} out:{node_type.outputs}  {summary}")
+        print(f"{node_type.type:<18} {node_type.category:<10} {node_type.summary()}")
     return 0
 
 

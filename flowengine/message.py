@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import uuid
+import itertools
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -92,8 +93,13 @@ current_delivery: contextvars.ContextVar[Delivery | None] = contextvars.ContextV
 """The delivery of the message a node is handling right now; new messages sent meanwhile join it."""
 
 
+_ID_PREFIX = secrets.token_hex(8)
+_ID_COUNTER = itertools.count()
+
+
 def new_id() -> str:
-    return uuid.uuid4().hex
+    """A message id unique across processes and restarts (a random per-process prefix and a counter)."""
+    return f"{_ID_PREFIX}{next(_ID_COUNTER):016x}"
 
 
 @dataclass(slots=True)

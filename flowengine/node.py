@@ -120,6 +120,13 @@ class Node:
         """The node type's documentation: its class docstring."""
         return (cls.__doc__ or "").strip()
 
+    @classmethod
+    def summary(cls) -> str:
+        """The first sentence of the documentation, on one line."""
+        paragraph = " ".join(cls.describe().split("\n\n")[0].split())
+        sentence, dot, _ = paragraph.partition(". ")
+        return sentence + ("." if dot else "")
+
     async def start(self) -> None:
         """Connect to whatever the node talks to. Raise to have the runtime retry with back-off."""
 

@@ -7,6 +7,7 @@ paths that ``change``, ``switch``, topic templates and the formatters use.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from flowengine.message import Message
@@ -20,10 +21,12 @@ class PathError(ValueError):
     """A path that cannot be set (it goes through a value that is not an object or list)."""
 
 
-def split(path: str) -> list[str]:
-    parts = path.split(".")
+@functools.lru_cache(maxsize=4096)
+def split(path: str) -> tuple[str, ...]:
+    """The parts of ``path``, starting with a message field (``payload`` when it names none)."""
+    parts = tuple(path.split("."))
     if parts[0] not in ROOTS:
-        parts = ["payload", *parts]
+        parts = ("payload", *parts)
     return parts
 
 

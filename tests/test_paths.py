@@ -29,7 +29,7 @@ def message() -> Message:
     ],
 )
 def test_split_defaults_to_payload(path: str, parts: list[str]) -> None:
-    assert paths.split(path) == parts
+    assert list(paths.split(path)) == parts
 
 
 @pytest.mark.parametrize(
