@@ -25,6 +25,7 @@ from flowengine.registry import Registry
 from flowengine.runtime import Runtime
 from flowengine.server import create_app
 from flowengine.store import Store, split_secrets
+from flowengine.types import Document
 from flowengine.validation import InvalidDocument, Problem, validate
 
 log = logging.getLogger("flowengine")
@@ -86,7 +87,7 @@ def _print_problems(problems: Sequence[Problem | str]) -> None:
         print(problem, file=sys.stderr)
 
 
-def _load(path: Path, registry: Registry) -> doc.Document | None:
+def _load(path: Path, registry: Registry) -> Document | None:
     try:
         document = doc.load(path)
     except doc.DocumentError as exc:
@@ -162,7 +163,7 @@ def _with_server(args: argparse.Namespace, editor: bool) -> int:
         return 130
 
 
-async def _main(args: argparse.Namespace, registry: Registry, document: doc.Document | None, editor: bool, auth: Auth) -> int:
+async def _main(args: argparse.Namespace, registry: Registry, document: Document | None, editor: bool, auth: Auth) -> int:
     store = Store(args.data)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -200,7 +201,7 @@ async def _main(args: argparse.Namespace, registry: Registry, document: doc.Docu
         store.close()
 
 
-async def _initial_deploy(deployer: Deployer, document: doc.Document | None, editor: bool, path: Path | None) -> None:
+async def _initial_deploy(deployer: Deployer, document: Document | None, editor: bool, path: Path | None) -> None:
     if document is None:
         revision = await deployer.restore()
         log.info("running revision %s", revision if revision is not None else "(none: empty document)")

@@ -10,6 +10,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+import orjson
+
 from flowengine import paths
 from flowengine.message import Delivery, Message
 from flowengine.mqtt_client import ConnectionState, MqttClient
@@ -95,20 +97,14 @@ class TopicTemplate:
         return "".join(out)
 
 
-try:  # optional: several times faster than json for the per-message encode
-    import orjson
-except ImportError:  # pragma: no cover - depends on the environment
-    orjson = None
 
 
 def to_json(payload: Any) -> bytes:
-    """Compact UTF-8 JSON (orjson when installed; json for what orjson refuses, e.g. int keys)."""
-    if orjson is not None:
-        try:
-            return orjson.dumps(payload)
-        except TypeError:
-            pass
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+    """Compact UTF-8 JSON: orjson, or json for what orjson refuses (e.g. integer keys)."""
+    try:
+        return orjson.dumps(payload)
+    except TypeError:
+        return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def encode_payload(payload: Any, fmt: str) -> bytes:
