@@ -13,10 +13,10 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
 
+from flowengine import signing
 from flowengine.message import Delivery, Message
 from flowengine.node import Node
 from flowengine.types import JSONObject
-from nodes.http_out import verify
 
 PREFIX = "/in/"
 KEPT_HEADERS = ("content-type", "user-agent", "x-request-id", "x-downlink-apikey", "x-downlink-push", "x-tts-domain")
@@ -61,12 +61,7 @@ class HttpInNode(Node):
             "username": {"title": "Username", "type": "string", "default": "", "description": "Basic auth user name."},
             "password": {"title": "Password", "type": "string", "default": "", "writeOnly": True, "format": "password",
                          "description": "Basic auth password."},
-            "secret": {"title": "Secret key", "type": "string", "default": "", "writeOnly": True, "format": "password",
-                       "description": "HMAC-SHA256 key (auth hmac)."},
-            "signatureHeader": {"title": "Signature header", "type": "string", "default": "X-Flowengine-Signature",
-                                "description": "Header with sha256=<hex HMAC(secret, timestamp + '.' + body)>."},
-            "timestampHeader": {"title": "Timestamp header", "type": "string", "default": "X-Flowengine-Timestamp",
-                                "description": "Header with the signing time (Unix seconds)."},
+            **signing.schema_fields("HMAC-SHA256 key (auth hmac); see flowengine.signing."),
             "maxSkew": {"title": "Max timestamp skew (s)", "type": "number", "exclusiveMinimum": 0, "default": 300,
                         "description": "Signed requests older or newer than this are refused."},
             "maxBytes": {"title": "Max body size (bytes)", "type": "integer", "minimum": 1, "default": 1048576,
@@ -182,7 +177,7 @@ class HttpInNode(Node):
             timestamp = request.headers.get(config["timestampHeader"])
             if not signature or not timestamp:
                 return f"missing {config['signatureHeader']} or {config['timestampHeader']} header"
-            reason = verify(config["secret"], timestamp, body, signature, config["maxSkew"], self.clock.time())
+            reason = signing.verify(config["secret"], timestamp, body, signature, config["maxSkew"], self.clock.time())
             if reason is not None:
                 return reason
         return None

@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import hashlib
-import hmac
 import json
 import re
 import ssl
-import time
 from datetime import timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar
@@ -18,7 +15,7 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
-from flowengine import paths
+from flowengine import paths, signing
 from flowengine.app_status import AppState, AppStatus
 from flowengine.message import Message
 from flowengine.node import Node
@@ -28,26 +25,6 @@ from flowengine.types import JSONObject
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_.]*)\}")
 RETRIED_STATUSES = {408, 429}
 EXCERPT = 2000
-
-
-def sign(secret: str, timestamp: str, body: bytes) -> str:
-    """The signature header value: ``sha256=`` + hex HMAC-SHA256 of ``timestamp + "." + body``."""
-    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-    return f"sha256={digest}"
-
-
-def verify(secret: str, timestamp: str, body: bytes, signature: str, max_age: float, now: float | None = None) -> str | None:
-    """Check a signature made by :func:`sign`; returns the reason it is refused, or None when valid."""
-    try:
-        sent = float(timestamp)
-    except ValueError:
-        return f"timestamp {timestamp!r} is not a number of seconds"
-    now = time.time() if now is None else now
-    if abs(now - sent) > max_age:
-        return f"timestamp is {abs(now - sent):.0f} s away from now (more than {max_age:g} s)"
-    if not hmac.compare_digest(sign(secret, timestamp, body), signature.strip()):
-        return "signature does not match the body"
-    return None
 
 
 class HttpOutNode(Node):
@@ -155,12 +132,7 @@ class HttpOutNode(Node):
             "clientSecret": {"title": "OAuth2 client secret", "type": "string", "default": "", "writeOnly": True,
                              "format": "password", "description": "OAuth2 client secret."},
             "scope": {"title": "OAuth2 scope", "type": "string", "default": "", "description": "Requested scope (optional)."},
-            "secret": {"title": "Secret key", "type": "string", "default": "", "writeOnly": True, "format": "password",
-                       "description": "Signs each body with HMAC-SHA256 (see the signature scheme); empty: no signature."},
-            "signatureHeader": {"title": "Signature header", "type": "string", "default": "X-Flowengine-Signature",
-                                "description": "Header that carries sha256=<hex HMAC>."},
-            "timestampHeader": {"title": "Timestamp header", "type": "string", "default": "X-Flowengine-Timestamp",
-                                "description": "Header that carries the signing time (Unix seconds)."},
+            **signing.schema_fields("Signs each body with HMAC-SHA256 (see flowengine.signing); empty: no signature."),
             "priority": {"title": "Downlink priority", "enum": ["LOWEST", "LOW", "BELOW_NORMAL", "NORMAL", "ABOVE_NORMAL", "HIGH", "HIGHEST"],
                          "default": "NORMAL", "description": "tts-downlink: priority when the downlink has none."},
             "timeout": {"title": "Timeout (s)", "type": "number", "exclusiveMinimum": 0, "default": 10,
@@ -309,7 +281,7 @@ class HttpOutNode(Node):
         if self.config["secret"]:
             timestamp = str(int(self.clock.time()))
             headers[self.config["timestampHeader"]] = timestamp
-            headers[self.config["signatureHeader"]] = sign(self.config["secret"], timestamp, body)
+            headers[self.config["signatureHeader"]] = signing.sign(self.config["secret"], timestamp, body)
         headers["x-flowengine-message"] = request.get("msg", "")
         try:
             return await self.client.request(request["method"], request["url"], content=body, headers=headers)

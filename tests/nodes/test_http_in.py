@@ -12,9 +12,9 @@ import httpx
 from flowengine import document as doc
 from flowengine.message import Message
 from flowengine.node import Node
+from flowengine.signing import sign, verify
 from flowengine.testing import serving
 from flowengine.types import JSONObject
-from nodes.http_out import sign, verify
 from tests.support.http_receiver import Receiver
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "flows" / "http-webhook.json"

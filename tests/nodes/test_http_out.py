@@ -21,9 +21,10 @@ import trustme
 from flowengine.clock import ManualClock
 from flowengine.message import Delivery, Message
 from flowengine.node import Node
+from flowengine.signing import verify
 from flowengine.testing import running
 from flowengine.types import JSONObject
-from nodes.http_out import HttpOutNode, verify
+from nodes.http_out import HttpOutNode
 from tests.support.http_receiver import Received, Receiver
 
 
