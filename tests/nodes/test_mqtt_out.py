@@ -172,6 +172,16 @@ async def test_delivered_only_on_puback_and_queued_while_the_broker_is_away(tmp_
         broker.close()
 
 
+async def inject_while_disconnected(runtime: Any, broker: Mosquitto, count: int) -> None:
+    """Wait for the broker connection, stop the broker, then inject ``count`` numbered messages."""
+    client = runtime.node("b").client
+    await wait_until(lambda: client.connected)
+    broker.stop()
+    await wait_until(lambda: not client.connected)
+    for n in range(count):
+        await runtime.inject("src", n)
+
+
 def _late_peer(broker: Mosquitto) -> Peer:
     broker.start()
     return Peer(broker.port)
@@ -186,12 +196,7 @@ async def test_past_the_queue_bound_drops_are_counted(tmp_path: Path) -> None:
     try:
         document = out_flow(broker.port, broker={"inflight": 2}, topic="bounded", queueLimit=5, overflow="drop")
         async with running(document, tmp_path / "data", extra_types=[TrackedSource]) as (runtime, debug):
-            client = runtime.node("b").client  # type: ignore[union-attr]
-            await wait_until(lambda: client.connected)
-            broker.stop()
-            await wait_until(lambda: not client.connected)
-            for n in range(20):
-                await runtime.inject("src", n)
+            await inject_while_disconnected(runtime, broker, 20)
             await runtime.drained()
             out = runtime.node("out")
             assert out.dropped == 13  # type: ignore[union-attr]  # 2 in flight + 5 queued kept
@@ -218,12 +223,7 @@ async def test_overflow_wait_holds_the_flow_back_and_loses_nothing(tmp_path: Pat
         with Peer(broker.port, client_id="waiting-sink", clean=False) as peer:
             peer.subscribe("waiting")
             async with running(document, tmp_path / "data", extra_types=[TrackedSource]) as (runtime, debug):
-                client = runtime.node("b").client  # type: ignore[union-attr]
-                await wait_until(lambda: client.connected)
-                broker.stop()
-                await wait_until(lambda: not client.connected)
-                for n in range(20):
-                    await runtime.inject("src", n)
+                await inject_while_disconnected(runtime, broker, 20)
                 assert runtime.snapshot()["out"]["queue"]["size"] > 0  # the rest waits upstream
                 broker.start()
                 await wait_until(lambda: len(TrackedSource.completed) == 20, timeout=15)
