@@ -32,7 +32,7 @@ sys.path.insert(0, str(REPO))
 
 from flowengine import lpp  # noqa: E402
 from flowengine.jscodec import JsCodec  # noqa: E402
-from nodes.codec_binary import decode as binary_decode  # noqa: E402
+from nodes.codec_binary import Layout  # noqa: E402
 
 DECODERS = REPO / "tests" / "fixtures" / "codecs" / "decoders"
 
@@ -117,15 +117,15 @@ def main() -> None:
     rows.append((f"LPP decode, {len(values)} values / {len(six)} bytes", *rate(lambda: lpp.decode(six), seconds)))
     rows.append((f"LPP encode, {len(values)} values", *rate(lambda: lpp.encode(values), seconds)))
 
-    layout = [
+    layout = Layout([
         {"name": "temperature", "offset": 0, "type": "i16", "scale": 0.01},
         {"name": "humidity", "offset": 2, "type": "u8", "scale": 0.5},
         {"name": "battery", "offset": 3, "type": "u16", "endian": "little", "scale": 0.001},
         {"name": "open", "offset": 5, "type": "bits", "bit": 0},
         {"name": "mode", "offset": 5, "type": "bits", "bit": 4, "bits": 3},
-    ]
+    ])
     binary = bytes.fromhex("00e764100e31")
-    rows.append(("codec-binary decode, 5 fields", *rate(lambda: binary_decode(binary, layout), seconds)))
+    rows.append(("codec-binary decode, 5 fields", *rate(lambda: layout.decode(binary), seconds)))
 
     messages = 2000 if args.quick else 10000
     pipeline_name = f"pipeline normalise->codec-js->dedup, {messages} msgs"

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import uvicorn
+import uvloop
 
 from flowengine import document as doc
 from flowengine.api import node_type_info
@@ -158,7 +159,8 @@ def _with_server(args: argparse.Namespace, editor: bool) -> int:
         if document is None:
             return 1
     try:
-        return asyncio.run(_main(args, registry, document, editor, auth))
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            return runner.run(_main(args, registry, document, editor, auth))
     except KeyboardInterrupt:
         return 130
 

@@ -36,7 +36,7 @@ from typing import Any, TextIO
 import yaml
 
 from flowengine.jscodec import CodecError, JsCodec
-from flowengine.uplink import UplinkError, payload_to_hex
+from flowengine.uplink import UplinkError, payload_bytes
 
 TOLERANCE = 1e-9
 SECTIONS = (("uplinkDecoder", "decodeUplink"), ("downlinkDecoder", "decodeDownlink"), ("downlinkEncoder", "encodeDownlink"))
@@ -80,8 +80,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     if args.examples:
         return run_examples(codec, Path(args.examples), out)
     try:
-        data = bytes.fromhex(payload_to_hex(args.hex, "hex", "--hex")) if args.hex is not None \
-            else bytes.fromhex(payload_to_hex(args.base64, "base64", "--base64"))
+        data = payload_bytes(args.hex, "hex", "--hex") if args.hex is not None \
+            else payload_bytes(args.base64, "base64", "--base64")
     except UplinkError as exc:
         print(f"error: {exc}", file=out)
         return 2
@@ -103,7 +103,7 @@ def call(codec: JsCodec, function: str, example_input: dict[str, Any]) -> dict[s
             encoded = codec.encode_downlink(example_input.get("data"), example_input.get("fPort"))
             return {"bytes": encoded.bytes, "fPort": encoded.fPort, "warnings": encoded.warnings, "errors": []}
         raw = example_input.get("bytes", [])
-        data = bytes.fromhex(payload_to_hex(raw, "hex", "input.bytes"))
+        data = payload_bytes(raw, "hex", "input.bytes")
         if function == "decodeDownlink":
             result = codec.decode_downlink(data, example_input.get("fPort"))
         else:

@@ -123,25 +123,30 @@ def hex_to_base64(text: str, field: str = "bytes") -> str:
 Encoding = Literal["auto", "hex", "base64"]
 
 
-def payload_to_hex(value: Any, encoding: str = "auto", field: str = "payload") -> str:
-    """The lowercase hex of a payload given as hex text, base64 text or a list of byte values.
+def payload_bytes(value: Any, encoding: str = "auto", field: str = "payload") -> bytes:
+    """The bytes of a payload given as hex text, base64 text or a list of byte values.
 
     With ``encoding="auto"`` text of an even number of hex digits is hex, anything else base64
     (so ``"00ff"`` is hex; give ``encoding="base64"`` for base64 text that happens to look like hex).
     """
     if value is None:
-        return ""
+        return b""
     if isinstance(value, (bytes, bytearray)):
-        return bytes(value).hex()
+        return bytes(value)
     if isinstance(value, list):
         if not all(isinstance(b, int) and not isinstance(b, bool) and 0 <= b <= 255 for b in value):
             raise UplinkError(f"{field}: a list payload must hold numbers 0..255")
-        return bytes(value).hex()
+        return bytes(value)
     if not isinstance(value, str):
         raise UplinkError(f"{field}: expected hex or base64 text, got {type(value).__name__}")
     if encoding == "hex" or (encoding == "auto" and is_hex(value.replace(" ", ""))):
-        return hex_to_bytes(value, field).hex()
-    return base64_to_hex(value, field)
+        return hex_to_bytes(value, field)
+    return base64_to_bytes(value, field)
+
+
+def payload_to_hex(value: Any, encoding: str = "auto", field: str = "payload") -> str:
+    """The lowercase hex of a payload (see :func:`payload_bytes`)."""
+    return payload_bytes(value, encoding, field).hex()
 
 
 def normalise_eui(value: Any, field: str) -> str | None:

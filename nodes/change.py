@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 from flowengine import paths
 from flowengine.message import Message, copy_json
@@ -52,18 +53,30 @@ class ChangeNode(Node):
         },
     }
 
+    async def start(self) -> None:
+        self._rules = [_compile(index, rule) for index, rule in enumerate(self.config["rules"])]
+
     async def on_message(self, msg: Message) -> Message:
-        for index, rule in enumerate(self.config["rules"]):
-            action, path = rule["action"], rule["path"]
-            if action == "set":
-                paths.set(msg, path, copy_json(rule["value"]))
-            elif action == "delete":
-                paths.delete(msg, path)
-            else:
-                value = paths.get(msg, rule["from"])
-                if value is paths.MISSING:
-                    raise LookupError(f"rule {index} ({action}): {rule['from']} does not exist")
-                if action == "move":
-                    paths.delete(msg, rule["from"])
-                paths.set(msg, path, copy_json(value) if action == "copy" else value)
+        for apply in self._rules:
+            apply(msg)
         return msg
+
+
+def _compile(index: int, rule: JSONObject) -> Callable[[Message], Any]:
+    """One rule as a function of the message, its paths split once."""
+    action, target = rule["action"], paths.compile(rule["path"])
+    if action == "set":
+        value = rule["value"]
+        return lambda msg: target.set(msg, copy_json(value))
+    if action == "delete":
+        return target.delete
+    source = paths.compile(rule["from"])
+    take = source.delete if action == "move" else source.get
+
+    def move_or_copy(msg: Message) -> None:
+        value = take(msg)
+        if value is paths.MISSING:
+            raise LookupError(f"rule {index} ({action}): {source.text} does not exist")
+        target.set(msg, value if action == "move" else copy_json(value))
+
+    return move_or_copy

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from flowengine import uplink
@@ -89,7 +90,7 @@ class CodecBinaryNode(Node):
         return problems
 
     async def start(self) -> None:
-        self._layouts = {layout.get("fPort"): layout["fields"] for layout in self.config["ports"]}
+        self._layouts = {layout.get("fPort"): Layout(layout["fields"]) for layout in self.config["ports"]}
 
     async def on_message(self, msg: Message) -> Message:
         payload = msg.payload
@@ -99,44 +100,56 @@ class CodecBinaryNode(Node):
             return msg
         if "bytes" not in payload:
             raise ValueError("payload.bytes: missing (put uplink-normalise before the codec)")
-        data = bytes.fromhex(uplink.payload_to_hex(payload["bytes"], "hex", "payload.bytes"))
+        data = uplink.payload_bytes(payload["bytes"], "hex", "payload.bytes")
         port = payload.get("fPort")
-        fields = self._layouts.get(port, self._layouts.get(None))
-        if fields is None:
+        layout = self._layouts.get(port) or self._layouts.get(None)
+        if layout is None:
             if self.config["unknownPort"] == "pass":
                 return msg
             raise ValueError(f"payload.fPort: no layout for port {port}")
-        payload["decoded"], units = decode(data, fields)
+        payload["decoded"], units = layout.decode(data)
         if units:
             msg.meta["codec"] = {"units": units}
         return msg
 
 
-def decode(data: bytes, fields: list[JSONObject]) -> tuple[dict[str, Any], dict[str, str]]:
-    """Values and units of ``fields`` read from ``data``; raises ValueError naming the byte offsets."""
-    decoded: dict[str, Any] = {}
-    units: dict[str, str] = {}
-    for field in fields:
+STRUCT_CODES = {"u8": "B", "i8": "b", "u16": "H", "i16": "h", "u32": "I", "i32": "i", "f32": "f"}
+
+
+class Layout:
+    """The fields of one port, compiled once: each field becomes a reader of its bytes."""
+
+    def __init__(self, fields: list[JSONObject]) -> None:
+        self.units = {field["name"]: field["unit"] for field in fields if field.get("unit")}
+        self.fields = [self._compile(field) for field in fields]
+
+    @staticmethod
+    def _compile(field: JSONObject) -> tuple[str, str, int, int, Callable[[bytes, int], Any], float, float]:
         kind, offset = field["type"], field["offset"]
-        size = SIZES[kind]
-        if offset + size > len(data):
-            raise ValueError(f"payload.bytes: field {field['name']} ({kind}) needs bytes {offset}..{offset + size - 1}, "
-                             f"the payload has {len(data)} byte(s)")
-        chunk = data[offset:offset + size]
         order = field.get("endian", "big")
-        value: Any
-        if kind == "f32":
-            value = struct.unpack(">f" if order == "big" else "<f", chunk)[0]
-        elif kind == "bits":
-            width = field.get("bits", 1)
-            raw = (chunk[0] >> field.get("bit", 0)) & ((1 << width) - 1)
-            value = bool(raw) if width == 1 else raw
-        else:
-            value = int.from_bytes(chunk, order, signed=kind.startswith("i"))
+        reader: Callable[[bytes, int], Any]
+        if kind == "bits":
+            shift, mask, flag = field.get("bit", 0), (1 << field.get("bits", 1)) - 1, field.get("bits", 1) == 1
+            reader = lambda data, at: bool((data[at] >> shift) & mask) if flag else (data[at] >> shift) & mask  # noqa: E731
+        elif kind in STRUCT_CODES:
+            unpack = struct.Struct((">" if order == "big" else "<") + STRUCT_CODES[kind]).unpack_from
+            reader = lambda data, at: unpack(data, at)[0]  # noqa: E731
+        else:  # u24, i24
+            signed = kind.startswith("i")
+            reader = lambda data, at: int.from_bytes(data[at:at + 3], order, signed=signed)  # noqa: E731
         scale, add = field.get("scale", 1), field.get("add", 0)
-        if not isinstance(value, bool) and (scale != 1 or add != 0):
-            value = round(value * scale + add, 10)
-        decoded[field["name"]] = value
-        if field.get("unit"):
-            units[field["name"]] = field["unit"]
-    return decoded, units
+        return field["name"], kind, offset, offset + SIZES[kind], reader, scale, add
+
+    def decode(self, data: bytes) -> tuple[dict[str, Any], dict[str, str]]:
+        """Values and units read from ``data``; raises ValueError naming the byte offsets."""
+        decoded: dict[str, Any] = {}
+        size = len(data)
+        for name, kind, offset, end, reader, scale, add in self.fields:
+            if end > size:
+                raise ValueError(f"payload.bytes: field {name} ({kind}) needs bytes {offset}..{end - 1}, "
+                                 f"the payload has {size} byte(s)")
+            value = reader(data, offset)
+            if (scale != 1 or add != 0) and not isinstance(value, bool):
+                value = round(value * scale + add, 10)
+            decoded[name] = value
+        return decoded, dict(self.units)

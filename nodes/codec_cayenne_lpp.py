@@ -62,7 +62,7 @@ class CodecCayenneLppNode(Node):
             return msg
         if "bytes" not in payload:
             raise ValueError("payload.bytes: missing (put uplink-normalise before the codec)")
-        data = bytes.fromhex(uplink.payload_to_hex(payload["bytes"], "hex", "payload.bytes"))
+        data = uplink.payload_bytes(payload["bytes"], "hex", "payload.bytes")
         try:
             payload["decoded"] = lpp.decode(data)
         except lpp.LppError as exc:

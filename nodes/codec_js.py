@@ -114,7 +114,7 @@ class CodecJsNode(Node):
                 return msg
             if "bytes" not in payload:
                 raise ValueError("payload.bytes: missing (put uplink-normalise before codec-js)")
-            data = bytes.fromhex(uplink.payload_to_hex(payload["bytes"], "hex", "payload.bytes"))
+            data = uplink.payload_bytes(payload["bytes"], "hex", "payload.bytes")
             if function == "decodeDownlink":
                 result = codec.decode_downlink(data, payload.get("fPort"), variables)
             else:
