@@ -24,7 +24,8 @@ The contract:
 - ``start()`` connects; if it raises, the runtime shows the error in the node's status and retries
   with back-off. Messages wait in the node's bounded queue meanwhile.
 - ``on_message(msg)`` handles one message. It may return a message, which is sent on port 0, or
-  call ``await self.send(msg, port)`` any number of times. Raising sends the message and the error to
+  call ``await self.send(msg, port)`` any number of times. It is ``async def`` when it awaits
+  anything, or a plain ``def`` for a transform that does not (cheaper per message). Raising sends the message and the error to
   the flow's ``catch`` nodes (or the log); the next message is handled as usual.
 - ``stop()`` releases what ``start()`` took. The runtime drains the queue first, bounds ``stop()``
   with a timeout, and may call it when ``start()`` never succeeded.
@@ -35,7 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -64,6 +65,8 @@ class NodeContext:
     routes: RouteTable
     data_dir: Path
     send: Callable[[Message, int], Coroutine[Any, Any, None]]
+    offer: Callable[[Message, int], bool]
+    """Send without waiting; ``False`` (nothing sent) when that would have to wait."""
     error: Callable[[Message | None, BaseException], Coroutine[Any, Any, None]]
     status: Callable[[dict[str, Any]], None]
     drop: Callable[[Message, str], None]
@@ -130,8 +133,10 @@ class Node:
     async def start(self) -> None:
         """Connect to whatever the node talks to. Raise to have the runtime retry with back-off."""
 
-    async def on_message(self, msg: Message) -> Message | None:
-        """Handle one message; return a message to send it on port 0."""
+    def on_message(self, msg: Message) -> Message | None | Awaitable[Message | None]:
+        """Handle one message; return a message to send it on port 0. Override it as ``async def``
+        when handling awaits (a send, a request); as a plain ``def`` (a pure transform) it runs
+        without a coroutine per message."""
         return None
 
     async def stop(self) -> None:
@@ -173,7 +178,8 @@ class Node:
 
     async def send(self, msg: Message, port: int = 0) -> None:
         """Send ``msg`` to every node wired to output ``port``; waits while a target's queue is full."""
-        await self.context.send(msg, port)
+        if not self.context.offer(msg, port):
+            await self.context.send(msg, port)
 
     async def error(self, msg: Message | None, exc: BaseException) -> None:
         """Report that handling ``msg`` failed: it goes with the error to the flow's catch nodes or the log."""

@@ -20,6 +20,7 @@ node); messages bound for a replaced node wait in its successor's queue meanwhil
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import logging
 import os
@@ -290,6 +291,7 @@ class Runtime:
             routes=self.routes,
             data_dir=self.store.data_dir,
             send=lambda msg, port: self._send(handle, msg, port),
+            offer=lambda msg, port: self._offer(handle, msg, port),
             error=lambda msg, exc: self._handle_error(handle, msg, exc),
             status=lambda status: self._set_status(handle, status),
             drop=lambda msg, reason: self._drop(handle, msg, reason),
@@ -328,7 +330,8 @@ class Runtime:
             await self._work(handle, handle.queue)
 
     async def _work(self, handle: NodeHandle, queue: BoundedQueue[Message]) -> None:
-        node = handle.node
+        handler = handle.node.on_message
+        synchronous = not inspect.iscoroutinefunction(handler)  # a plain ``def`` costs no coroutine per message
         counters = handle.counters
         in_a_row = 0
         while True:
@@ -344,19 +347,44 @@ class Runtime:
             handle.busy = True
             counters.received += 1
             delivery = msg.delivery
-            token = None if delivery is None else current_delivery.set(delivery)
+            result: Message | None
             try:
-                result = await node.on_message(msg)
+                if synchronous:
+                    result = handler(msg)  # type: ignore[assignment]
+                else:
+                    token = None if delivery is None else current_delivery.set(delivery)
+                    try:
+                        result = await handler(msg)  # type: ignore[misc]
+                    finally:
+                        if token is not None:
+                            current_delivery.reset(token)
                 if result is not None:
-                    await self._send(handle, result, 0)
+                    if result.delivery is None:
+                        result.delivery = delivery
+                    if not self._offer(handle, result, 0):
+                        await self._send(handle, result, 0)
             except Exception as exc:  # any failure of a node on one message goes to error handling
                 await self._handle_error(handle, msg, exc)
             finally:
-                if token is not None:
-                    current_delivery.reset(token)
                 handle.busy = False
             if delivery is not None:
                 delivery.release()
+
+    @staticmethod
+    def _offer(handle: NodeHandle, msg: Message, port: int) -> bool:
+        """The common case of :meth:`_send` without a coroutine: one target (or none) with room.
+        ``False`` (nothing done) for a fan-out or a full queue, which :meth:`_send` handles."""
+        targets = handle.targets[port] if port < len(handle.targets) else ()
+        if targets:
+            if len(targets) > 1 or not targets[0].queue.try_put(msg):  # type: ignore[union-attr]
+                return False
+            delivery = msg.delivery
+            if delivery is None:
+                delivery = msg.delivery = current_delivery.get()
+            if delivery is not None:
+                delivery.hold()  # try_put only scheduled the consumer's wake-up: still before it runs
+        handle.counters.sent += 1
+        return True
 
     async def _send(self, handle: NodeHandle, msg: Message, port: int) -> None:
         handle.counters.sent += 1

@@ -56,7 +56,7 @@ class ChangeNode(Node):
     async def start(self) -> None:
         self._rules = [_compile(index, rule) for index, rule in enumerate(self.config["rules"])]
 
-    async def on_message(self, msg: Message) -> Message:
+    def on_message(self, msg: Message) -> Message:
         for apply in self._rules:
             apply(msg)
         return msg

@@ -92,7 +92,7 @@ class CodecBinaryNode(Node):
     async def start(self) -> None:
         self._layouts = {layout.get("fPort"): Layout(layout["fields"]) for layout in self.config["ports"]}
 
-    async def on_message(self, msg: Message) -> Message:
+    def on_message(self, msg: Message) -> Message:
         payload = msg.payload
         if not isinstance(payload, dict):
             raise ValueError(f"payload: expected a canonical uplink object, got {type(payload).__name__}")
