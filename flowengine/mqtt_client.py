@@ -255,7 +255,12 @@ def encode_publish(topic: str, payload: bytes, qos: int, retain: bool, mid: int,
     if v5:
         head += b"\x00"
     length = len(head) + len(payload)
-    return bytes((0x30 | (qos << 1) | (1 if retain else 0),)) + _varint(length) + head + payload
+    first = 0x30 | (qos << 1) | (1 if retain else 0)
+    if length < 0x80:
+        return bytes((first, length)) + head + payload
+    if length < 0x4000:
+        return bytes((first, (length & 0x7F) | 0x80, length >> 7)) + head + payload
+    return bytes((first,)) + _varint(length) + head + payload
 
 
 def _close_unused(future: asyncio.Future[socket.socket]) -> None:
@@ -878,33 +883,22 @@ class MqttClient:
         pos = 0
         ok = True
         try:
-            while self._reading and self._sock is sock:
-                if size - pos < 2:
-                    break
+            fast_publish, fast_puback = self._fast_publish, self._fast_puback
+            while size - pos >= 2 and self._reading and self._sock is sock:
                 header = buffer[pos]
-                index = pos + 1
-                length = 0
-                shift = 0
-                while True:
-                    if index >= size:
-                        length = -1
-                        break
-                    byte = buffer[index]
-                    index += 1
-                    length |= (byte & 0x7F) << shift
-                    if byte < 0x80:
-                        break
-                    shift += 7
-                    if shift > 21:
-                        raise ValueError("malformed remaining length")
+                byte = buffer[pos + 1]
+                if byte < 0x80:  # the common case: a remaining length under 128 bytes
+                    index, length = pos + 2, byte
+                else:
+                    index, length = self._remaining_length(buffer, pos + 1)
                 end = index + length
                 if length < 0 or end > size:
                     break
                 kind = header & 0xF0
                 if kind == 0x30 and header & 0x06 != 0x04:
-                    self._fast_publish(header, buffer, index, end)
+                    fast_publish(header, buffer, index, end)
                 elif kind == 0x40 and length >= 2:
-                    self._fast_puback(buffer, index, end)
+                    fast_puback(buffer, index, end)
                 else:
                     pos = end  # paho may close the connection while handling it
                     self._paho_packet(header, bytes(buffer[index:end]))
@@ -921,6 +915,22 @@ class MqttClient:
             buffer.clear()
             ok = False
         return ok and self._reading
+
+    @staticmethod
+    def _remaining_length(buffer: bytearray, index: int) -> tuple[int, int]:
+        """(where the packet's body starts, its length) from the variable-length integer at
+        ``index``; a length of -1 when the buffer does not hold all of it yet."""
+        length = shift = 0
+        while index < len(buffer):
+            byte = buffer[index]
+            index += 1
+            length |= (byte & 0x7F) << shift
+            if byte < 0x80:
+                return index, length
+            shift += 7
+            if shift > 21:
+                raise ValueError("malformed remaining length")
+        return index, -1
 
     def _paho_packet(self, header: int, body: bytes) -> None:
         client = self._paho

@@ -36,7 +36,8 @@ class CodecBinaryNode(Node):
     ``fPort`` (omit it for a layout used on any other port), the fields to read, each with a name, a byte
     offset, a type (``u8``, ``i8``, ``u16``, ``i16``, ``u24``, ``i24``, ``u32``, ``i32``, ``f32`` or
     ``bits``), endianness, ``scale``, ``add`` and ``unit``. The value is ``raw * scale + add``, rounded
-    to 10 decimals so 231 * 0.01 gives 2.31; a one-bit field gives a boolean.
+    to 10 decimals so 231 * 0.01 gives 2.31 (a scale of 1/n such as 0.1 or 0.5 divides by n, which is
+    as exact and quicker); a one-bit field gives a boolean.
 
     Writes ``payload.decoded`` (name -> value) and ``meta.codec.units`` (name -> unit, for fields that
     have one). A payload too short for a field fails the message, naming the field and byte offsets; a
@@ -117,39 +118,46 @@ STRUCT_CODES = {"u8": "B", "i8": "b", "u16": "H", "i16": "h", "u32": "I", "i32":
 
 
 class Layout:
-    """The fields of one port, compiled once: each field becomes a reader of its bytes."""
+    """The fields of one port, compiled once: each field becomes one function of the bytes."""
 
     def __init__(self, fields: list[JSONObject]) -> None:
         self.units = {field["name"]: field["unit"] for field in fields if field.get("unit")}
-        self.fields = [self._compile(field) for field in fields]
-
-    @staticmethod
-    def _compile(field: JSONObject) -> tuple[str, str, int, int, Callable[[bytes, int], Any], float, float]:
-        kind, offset = field["type"], field["offset"]
-        order = field.get("endian", "big")
-        reader: Callable[[bytes, int], Any]
-        if kind == "bits":
-            shift, mask, flag = field.get("bit", 0), (1 << field.get("bits", 1)) - 1, field.get("bits", 1) == 1
-            reader = lambda data, at: bool((data[at] >> shift) & mask) if flag else (data[at] >> shift) & mask  # noqa: E731
-        elif kind in STRUCT_CODES:
-            unpack = struct.Struct((">" if order == "big" else "<") + STRUCT_CODES[kind]).unpack_from
-            reader = lambda data, at: unpack(data, at)[0]  # noqa: E731
-        else:  # u24, i24
-            signed = kind.startswith("i")
-            reader = lambda data, at: int.from_bytes(data[at:at + 3], order, signed=signed)  # noqa: E731
-        scale, add = field.get("scale", 1), field.get("add", 0)
-        return field["name"], kind, offset, offset + SIZES[kind], reader, scale, add
+        self.spans = [(field["name"], field["type"], field["offset"], field["offset"] + SIZES[field["type"]]) for field in fields]
+        self.size = max((end for *_, end in self.spans), default=0)
+        """The bytes a payload needs at least."""
+        self.readers = [(field["name"], _reader(field)) for field in fields]
 
     def decode(self, data: bytes) -> tuple[dict[str, Any], dict[str, str]]:
         """Values and units read from ``data``; raises ValueError naming the byte offsets."""
-        decoded: dict[str, Any] = {}
-        size = len(data)
-        for name, kind, offset, end, reader, scale, add in self.fields:
-            if end > size:
-                raise ValueError(f"payload.bytes: field {name} ({kind}) needs bytes {offset}..{end - 1}, "
-                                 f"the payload has {size} byte(s)")
-            value = reader(data, offset)
-            if (scale != 1 or add != 0) and not isinstance(value, bool):
-                value = round(value * scale + add, 10)
-            decoded[name] = value
-        return decoded, dict(self.units)
+        if len(data) < self.size:
+            name, kind, offset, end = next(span for span in self.spans if span[3] > len(data))
+            raise ValueError(f"payload.bytes: field {name} ({kind}) needs bytes {offset}..{end - 1}, "
+                             f"the payload has {len(data)} byte(s)")
+        return {name: read(data) for name, read in self.readers}, dict(self.units)
+
+
+def _reader(field: JSONObject) -> Callable[[bytes], Any]:
+    """The function reading one field's value (scaled) from a payload long enough for it."""
+    kind, at = field["type"], field["offset"]
+    order = field.get("endian", "big")
+    scale, add = field.get("scale", 1), field.get("add", 0)
+    if kind == "bits":
+        shift, width = field.get("bit", 0), field.get("bits", 1)
+        mask = (1 << width) - 1
+        if width == 1:
+            return lambda data: bool((data[at] >> shift) & mask)
+        raw: Callable[[bytes], Any] = lambda data: (data[at] >> shift) & mask  # noqa: E731
+    elif kind in STRUCT_CODES:
+        unpack = struct.Struct((">" if order == "big" else "<") + STRUCT_CODES[kind]).unpack_from
+        divisor = round(1 / scale) if scale else 0
+        if scale == 1 and add == 0:
+            return lambda data: unpack(data, at)[0]
+        if add == 0 and divisor and abs(1 / scale - divisor) < 1e-9 * divisor:
+            return lambda data: unpack(data, at)[0] / divisor
+        return lambda data: round(unpack(data, at)[0] * scale + add, 10)
+    else:  # u24, i24
+        signed = kind.startswith("i")
+        raw = lambda data: int.from_bytes(data[at:at + 3], order, signed=signed)  # noqa: E731
+    if scale == 1 and add == 0:
+        return raw
+    return lambda data: round(raw(data) * scale + add, 10)

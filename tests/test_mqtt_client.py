@@ -150,3 +150,19 @@ async def test_overlapping_subscriptions_ack_once_after_both(broker: Mosquitto) 
     client.ack(incoming)
     assert client.stats["acked"] == 1
     await client.close()
+
+
+async def test_payloads_of_every_length_encoding_arrive_whole(broker: Mosquitto) -> None:
+    """Remaining lengths of one, two, three and four bytes, through our own encoder and framer."""
+    client = await connected(BrokerSettings("127.0.0.1", broker.port))
+    got: list[Incoming] = []
+    client.subscribe("sizes/#", 1, got.append)
+    await subscribed(client)
+    payloads = [bytes([n % 251]) * size for n, size in enumerate([0, 1, 100, 127, 128, 5_000, 16_383, 16_384, 300_000, 2_100_000])]
+    done: list[Any] = []
+    for n, payload in enumerate(payloads):
+        assert client.publish(f"sizes/{n}", payload, 1, False, done.append)
+    await wait_until(lambda: len(got) == len(payloads), timeout=20)
+    assert [(m.topic, m.payload) for m in got] == [(f"sizes/{n}", p) for n, p in enumerate(payloads)]
+    assert done == [None] * len(payloads)
+    await client.close()

@@ -89,3 +89,16 @@ def test_layout_problems_are_validation_problems() -> None:
         "node bin (codec-binary): /config/ports/0/fields/1/name: duplicate field name 'a'",
         "node bin (codec-binary): /config/ports/1/fPort: a layout for port 1 is already declared",
     ]
+
+
+def test_scaled_values_are_the_decimal_a_person_expects() -> None:
+    from nodes.codec_binary import Layout
+
+    layout = Layout([
+        {"name": "tenths", "offset": 0, "type": "u8", "scale": 0.1},
+        {"name": "hundredths", "offset": 1, "type": "i16", "scale": 0.01},
+        {"name": "thirds", "offset": 3, "type": "u8", "scale": 0.3},
+        {"name": "offset", "offset": 4, "type": "u24", "scale": 0.1, "add": -40},
+    ])
+    decoded, _ = layout.decode(bytes([3]) + (-231).to_bytes(2, "big", signed=True) + bytes([7]) + (653).to_bytes(3, "big"))
+    assert decoded == {"tenths": 0.3, "hundredths": -2.31, "thirds": 2.1, "offset": 25.3}
