@@ -65,6 +65,15 @@ class Path:
             setattr(msg, self.root, value)
             return
         container: Any = getattr(msg, self.root)
+        try:  # the common case: objects all the way
+            found = container
+            for key in self.parents:
+                found = found[key]
+            if type(found) is dict:
+                found[self.last] = value
+                return
+        except (LookupError, TypeError):
+            pass
         if container is None and self.root == "payload":
             container = msg.payload = {}
         for depth, key in enumerate(self.parents):
@@ -84,6 +93,14 @@ class Path:
             setattr(msg, self.root, {} if self.root == "meta" else None if self.root == "payload" else "")
             return old
         container: Any = getattr(msg, self.root)
+        try:  # the common case: objects all the way
+            found = container
+            for key in self.parents:
+                found = found[key]
+            if type(found) is dict:
+                return found.pop(self.last, MISSING)
+        except (LookupError, TypeError):
+            pass
         for key in self.parents:
             if isinstance(container, dict):
                 container = container.get(key, MISSING)
