@@ -33,9 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -65,167 +63,16 @@ return msg;
 
 
 # -- publisher and subscriber processes -------------------------------------------------------
-#
-# The load generators are deliberately minimal MQTT 3.1.1 clients over a blocking socket (CONNECT,
-# SUBSCRIBE, QoS 1 PUBLISH/PUBACK, DISCONNECT; many packets per system call): they share the two
-# cores with the broker and the pipeline under test, so every microsecond they spend per message is
-# taken from what is measured. (Built on flowengine's own client they cost ~34 us/msg together on
-# this machine and capped "broker alone" at 40,000 msg/s.)
 
-WINDOW = 1000
-"""Publisher's QoS 1 messages in flight at most (as Mosquitto's max_inflight_messages here)."""
-N_FIELD = re.compile(rb'"n":(\d+)')
-TS_FIELD = re.compile(rb'"ts":([0-9.]+)')
+LOAD_SOURCE = Path(__file__).with_name("mqtt_load.c")
 
 
-def _utf8(text: str) -> bytes:
-    data = text.encode()
-    return len(data).to_bytes(2, "big") + data
-
-
-def _packet(header: int, body: bytes) -> bytes:
-    return bytes((header,)) + _varint(len(body)) + body
-
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, value = value & 0x7F, value >> 7
-        out.append(byte | 0x80 if value else byte)
-        if not value:
-            return bytes(out)
-
-
-def _connect(port: int, client_id: str) -> socket.socket:
-    """A connected MQTT 3.1.1 session (clean session, no keep-alive) on a blocking socket."""
-    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.sendall(_packet(0x10, _utf8("MQTT") + bytes((4, 0x02, 0, 0)) + _utf8(client_id)))
-    connack = sock.recv(4)
-    if connack[:1] != b"\x20" or connack[3:4] != b"\x00":
-        raise RuntimeError(f"broker refused the connection: {connack!r}")
-    return sock
-
-
-def _closed() -> bytes:
-    raise RuntimeError("the broker closed the connection")
-
-
-class _Packets:
-    """Splits the bytes read from a socket into (first byte, body) packets."""
-
-    def __init__(self) -> None:
-        self.buffer = bytearray()
-
-    def feed(self, data: bytes) -> list[tuple[int, bytes]]:
-        buffer = self.buffer
-        buffer += data
-        packets, pos, size = [], 0, len(buffer)
-        while size - pos >= 2:
-            index, length, shift = pos + 1, 0, 0
-            while index < size:
-                byte = buffer[index]
-                index += 1
-                length |= (byte & 0x7F) << shift
-                shift += 7
-                if byte < 0x80:
-                    break
-            else:
-                break
-            if index + length > size:
-                break
-            packets.append((buffer[pos], bytes(buffer[index:index + length])))
-            pos = index + length
-        del buffer[:pos]
-        return packets
-
-
-def publisher(port: int, count: int, rate: float) -> dict[str, Any]:
-    """Publishes ``count`` uplinks at QoS 1 (``rate`` msg/s, or as fast as the window allows)."""
-    sock = _connect(port, f"bench-pub-{os.getpid()}")
-    reader = _Packets()
-    topics = [_utf8(f"bench/in/{d:016x}/up") for d in range(DEVICES)]
-    inflight = sent = 0
-    began = time.time()
-    step = max(1, int(rate / 200)) if rate else WINDOW
-    while sent < count or inflight:
-        batch = min(step, count - sent, WINDOW - inflight)
-        if batch > 0:
-            now = time.time()
-            out = []
-            for n in range(sent, sent + batch):
-                dev = n % DEVICES
-                payload = (f'{{"type":"uplink","devEui":"{dev:016x}","fPort":2,"fCnt":{n // DEVICES},"bytes":"00e7641f40",'
-                           f'"receivedAt":"2026-01-01T10:00:00+00:00","n":{n},"ts":{now:.6f}}}').encode()
-                out.append(_packet(0x32, topics[dev] + (n % 65535 + 1).to_bytes(2, "big") + payload))
-            sock.sendall(b"".join(out))
-            sent += batch
-            inflight += batch
-        waiting = not rate or sent >= count or inflight >= WINDOW
-        if not waiting:
-            delay = began + sent / rate - time.time()
-            if delay > 0:
-                time.sleep(delay)
-        try:
-            data = sock.recv(65536, 0 if waiting else socket.MSG_DONTWAIT)
-        except BlockingIOError:
-            continue
-        inflight -= sum(1 for header, _ in reader.feed(data or _closed()) if header == 0x40)
-    ended = time.time()
-    sock.sendall(b"\xe0\x00")
-    sock.close()
-    return {"sent": count, "seconds": ended - began}
-
-
-def subscriber(port: int, topic: str, expect: int, idle: float) -> dict[str, Any]:
-    """Receives at QoS 1 until ``expect`` distinct messages arrived or none came for ``idle`` seconds."""
-    sock = _connect(port, f"bench-sub-{os.getpid()}")
-    reader = _Packets()
-    sock.sendall(_packet(0x82, b"\x00\x01" + _utf8(topic) + b"\x01"))
-    while not any(header == 0x90 for header, _ in reader.feed(sock.recv(65536) or _closed())):
-        pass
-    print("ready", flush=True)
-    sock.settimeout(idle)
-    seen: set[int] = set()
-    latencies: list[float] = []
-    first_ts, last, duplicates = float("inf"), 0.0, 0
-    while len(seen) < expect:
-        try:
-            data = sock.recv(262144)
-        except TimeoutError:
-            break
-        if not data:
-            break
-        now = time.time()
-        acks = []
-        for header, body in reader.feed(data):
-            if header & 0xF0 != 0x30:
-                continue
-            start = 2 + int.from_bytes(body[:2], "big")
-            if header & 0x06:  # QoS 1: the packet id follows the topic
-                acks.append(b"\x40\x02" + body[start:start + 2])
-                start += 2
-            n = int(N_FIELD.search(body, start).group(1))  # type: ignore[union-attr]
-            if n in seen:
-                duplicates += 1
-                continue
-            seen.add(n)
-            ts = float(TS_FIELD.search(body, start).group(1))  # type: ignore[union-attr]
-            latencies.append(now - ts)
-            first_ts = min(first_ts, ts)
-            last = now
-        if acks:
-            sock.sendall(b"".join(acks))
-    sock.sendall(b"\xe0\x00")
-    sock.close()
-    latencies.sort()
-
-    def pct(p: float) -> float:
-        return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000 if latencies else float("nan")
-
-    seconds = last - first_ts if latencies else float("nan")
-    return {"received": len(seen), "duplicates": duplicates, "seconds": seconds,
-            "rate": len(seen) / seconds if latencies else 0.0, "p50": pct(0.50), "p99": pct(0.99), "max": pct(1.0)}
+def build_load_generator(work: Path) -> Path:
+    """Compile ``mqtt_load.c`` (the publisher and subscriber, in C so that they take as little as
+    possible of the cores the broker and the pipeline need)."""
+    binary = work / "mqtt_load"
+    subprocess.run(["cc", "-O2", "-o", str(binary), str(LOAD_SOURCE)], check=True)
+    return binary
 
 
 # -- the pipelines ------------------------------------------------------------------------------
@@ -346,8 +193,8 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run_role(args: list[str], wait_ready: bool = False) -> subprocess.Popen[str]:
-    process = subprocess.Popen([sys.executable, __file__, *args], stdout=subprocess.PIPE, text=True, cwd=REPO)
+def run_role(command: list[str], wait_ready: bool = False) -> subprocess.Popen[str]:
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=REPO)
     if wait_ready:
         assert process.stdout is not None
         line = process.stdout.readline()
@@ -361,20 +208,22 @@ def result_of(process: subprocess.Popen[str], timeout: float) -> dict[str, Any]:
     return json.loads(out.strip().splitlines()[-1])
 
 
-def scenario(pipeline: Pipeline, count: int, rate: float) -> dict[str, Any]:
+def scenario(pipeline: Pipeline, load: Path, count: int, rate: float) -> dict[str, Any]:
     pipeline.start()
     try:
         idle = 15.0
-        sub = run_role(["--role", "sub", "--port", str(pipeline.broker.port), "--topic", pipeline.output_topic,
-                        "--count", str(count), "--idle", str(idle)], wait_ready=True)
-        cpu_before = pipeline.cpu_seconds()
-        pub = run_role(["--role", "pub", "--port", str(pipeline.broker.port), "--count", str(count), "--rate", str(rate)])
+        port = str(pipeline.broker.port)
+        sub = run_role([str(load), "sub", port, pipeline.output_topic, str(count), str(idle)], wait_ready=True)
+        cpu_before, broker_before = pipeline.cpu_seconds(), cpu_seconds(pipeline.broker.process.pid)  # type: ignore[union-attr]
+        pub = run_role([str(load), "pub", port, str(count), str(rate)])
         sent = result_of(pub, timeout=600)
         got = result_of(sub, timeout=600)
         got["cpu_us"] = (pipeline.cpu_seconds() - cpu_before) / count * 1e6
+        got["broker_cpu_us"] = (cpu_seconds(pipeline.broker.process.pid) - broker_before) / count * 1e6  # type: ignore[union-attr]
         got["peak_rss_mb"] = pipeline.peak_rss_mb()
         got["rss_mb"] = pipeline.peak_rss_mb("VmRSS")
         got["publish_seconds"] = sent["seconds"]
+        got["load_cpu_us"] = (sent["cpu"] + got["cpu"]) / count * 1e6
         got["lost"] = count - got["received"]
         return got
     finally:
@@ -383,22 +232,10 @@ def scenario(pipeline: Pipeline, count: int, rate: float) -> dict[str, Any]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--role", choices=["bench", "pub", "sub"], default="bench")
-    parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--topic", default="")
-    parser.add_argument("--count", type=int, default=0)
-    parser.add_argument("--rate", type=float, default=0.0)
-    parser.add_argument("--idle", type=float, default=15.0)
     parser.add_argument("--quick", action="store_true", help="smaller runs (20,000 blast; 3 s at each rate)")
     parser.add_argument("--only", default="", help="comma-separated: broker alone, flowengine, flowengine x2, node-red")
     parser.add_argument("--node-red", type=Path, default=None, help="folder with node_modules/node-red (npm install node-red)")
     args = parser.parse_args()
-    if args.role == "pub":
-        print(json.dumps(publisher(args.port, args.count, args.rate)))
-        return 0
-    if args.role == "sub":
-        print(json.dumps(subscriber(args.port, args.topic, args.count, args.idle)))
-        return 0
 
     kinds = ["broker alone", "flowengine", "flowengine x2"] + (["node-red"] if args.node_red else [])
     if args.only:
@@ -409,23 +246,27 @@ def main() -> int:
     rows: list[tuple[str, str, dict[str, Any]]] = []
     with tempfile.TemporaryDirectory(prefix="mqtt-bench-") as tmp:
         work = Path(tmp)
+        load = build_load_generator(work)
         with Mosquitto(work / "broker", max_inflight=1000, max_queued=0, persistence=False) as broker:
             for kind in kinds:
                 for name, count, rate in runs:
                     label = f"blast {count:,}" if name == "blast" else f"{rate:,.0f} msg/s x {count / rate:.0f} s"
-                    result = scenario(Pipeline(kind, broker, work, args.node_red), count, rate)
+                    result = scenario(Pipeline(kind, broker, work, args.node_red), load, count, rate)
                     rows.append((kind, label, result))
                     print(f"{kind:<13} {label:<20} {fmt(result)}", file=sys.stderr, flush=True)
     print()
-    print(f"| {'pipeline':<13} | {'run':<20} | {'msg/s':>8} | {'p50 ms':>7} | {'p99 ms':>7} | {'lost':>5} | {'dup':>5} | {'CPU us/msg':>10} | {'msg/CPU-s':>9} | {'peak RSS MB':>11} | {'RSS after MB':>12} |")
-    print(f"|{'-' * 15}|{'-' * 22}|{'-' * 10}|{'-' * 9}|{'-' * 9}|{'-' * 7}|{'-' * 7}|{'-' * 12}|{'-' * 11}|{'-' * 13}|{'-' * 14}|")
+    print(f"| {'pipeline':<13} | {'run':<20} | {'msg/s':>8} | {'p50 ms':>7} | {'p99 ms':>7} | {'lost':>5} | {'dup':>5} | {'CPU us/msg':>10} | {'msg/CPU-s':>9} | {'peak RSS MB':>11} | {'RSS after MB':>12} | {'broker us/msg':>13} | {'load us/msg':>11} |")
+    print(f"|{'-' * 15}|{'-' * 22}|{'-' * 10}|{'-' * 9}|{'-' * 9}|{'-' * 7}|{'-' * 7}|{'-' * 12}|{'-' * 11}|{'-' * 13}|{'-' * 14}|{'-' * 15}|{'-' * 13}|")
     for kind, label, r in rows:
         per_cpu = 1e6 / r["cpu_us"] if r["cpu_us"] else float("nan")
         print(f"| {kind:<13} | {label:<20} | {r['rate']:>8,.0f} | {r['p50']:>7.1f} | {r['p99']:>7.1f} | {r['lost']:>5} | {r['duplicates']:>5} "
-              f"| {r['cpu_us']:>10.1f} | {per_cpu:>9,.0f} | {r['peak_rss_mb']:>11.0f} | {r['rss_mb']:>12.0f} |")
+              f"| {r['cpu_us']:>10.1f} | {per_cpu:>9,.0f} | {r['peak_rss_mb']:>11.0f} | {r['rss_mb']:>12.0f} "
+              f"| {r['broker_cpu_us']:>13.1f} | {r['load_cpu_us']:>11.1f} |")
     print("\nCPU us/msg: CPU time (user + system) of the pipeline processes per message (the broker's for the broker alone);")
     print("msg/CPU-s is its inverse: the throughput one free core would give. msg/s depends on what else the machine runs.")
     print("peak RSS is the process's high-water mark (VmHWM, start-up included); RSS after is VmRSS at the end of the run.")
+    print("broker us/msg: Mosquitto's CPU per message; load us/msg: the publisher's and subscriber's together. All of them")
+    print("share the machine's cores with the pipeline, so a blast is bound by their sum as much as by the pipeline.")
     by = {(kind, label): r for kind, label, r in rows}
     print()
     for ours in ("flowengine", "flowengine x2"):
