@@ -70,6 +70,13 @@ class Delivery:
             if self._on_complete is not None:
                 self._on_complete(self._error)
 
+    def settle(self, error: BaseException | None) -> None:
+        """Release one copy, recording ``error`` if it failed: the callback for a sink that learns
+        later whether its copy was delivered (an MQTT PUBACK)."""
+        if error is not None:
+            self.fail(error)
+        self.release()
+
     def wait(self) -> asyncio.Future[BaseException | None]:
         """A future that resolves when the delivery completes (for sources that await it)."""
         future: asyncio.Future[BaseException | None] = asyncio.get_running_loop().create_future()

@@ -169,7 +169,9 @@ class MqttInNode(Node):
                     continue
                 meta["mqtt"]["encoding"] = encoding
                 count += 1
-                await self.send(Message(payload, incoming.topic, meta, f"{prefix}{count:x}", delivery))
+                msg = Message(payload, incoming.topic, meta, f"{prefix}{count:x}", delivery)
+                if not self.send_nowait(msg):
+                    await self.send(msg)
             finally:
                 delivery.release()
 

@@ -170,9 +170,10 @@ class MqttOutNode(Node):
         broker = self.config_node(self.config["broker"])
         self.client = broker.client  # type: ignore[attr-defined]
         self.template = TopicTemplate(self.config["topic"])
-        self.backlog: deque[tuple[str, bytes, Callable[[BaseException | None], None]]] = deque()
+        self._append_dev_eui, self._format = self.config["appendDevEui"], self.config["payloadFormat"]
+        self._qos, self._retain = self.config["qos"], self.config["retain"]
+        self.backlog: deque[tuple[str, bytes, Callable[[BaseException | None], None] | None]] = deque()
         self.dropped = 0
-        self.delivered = 0
         self._room = asyncio.Event()
         self._work = asyncio.Event()
         self._connection = "disconnected"
@@ -188,7 +189,7 @@ class MqttOutNode(Node):
 
     def topic_for(self, msg: Message) -> str:
         topic = self.template.render(msg) if self.template.template else msg.topic
-        if self.config["appendDevEui"]:
+        if self._append_dev_eui:
             dev_eui = msg.payload.get("devEui") if isinstance(msg.payload, dict) else None
             if not isinstance(dev_eui, str) or not dev_eui:
                 raise TemplateError("topic: appendDevEui is on but the payload has no devEui")
@@ -201,10 +202,10 @@ class MqttOutNode(Node):
 
     async def on_message(self, msg: Message) -> None:
         topic = self.topic_for(msg)
-        data = encode_payload(msg.payload, self.config["payloadFormat"])
+        data = to_json(msg.payload) if self._format == "json" else encode_payload(msg.payload, self._format)
         held: Delivery | None = msg.delivery.hold() if msg.delivery is not None else None
-        on_done = self._completion(held)
-        if not self.backlog and self.client.publish(topic, data, self.config["qos"], self.config["retain"], on_done):
+        on_done = held.settle if held is not None else None
+        if not self.backlog and self.client.publish(topic, data, self._qos, self._retain, on_done):
             return
         while len(self.backlog) >= self.config["queueLimit"]:
             if self.config["overflow"] == "drop":
@@ -221,20 +222,11 @@ class MqttOutNode(Node):
         self.backlog.append((topic, data, on_done))
         self._work.set()
 
-    def _completion(self, held: Delivery | None) -> Callable[[BaseException | None], None]:
-        def done(error: BaseException | None) -> None:
-            self.delivered += 1
-            if held is not None:
-                if error is not None:
-                    held.fail(error)
-                held.release()
-        return done
-
     async def _pump(self) -> None:
         """Moves the backlog into the client whenever the in-flight window has room."""
         backlog = self.backlog
         client = self.client
-        qos, retain = self.config["qos"], self.config["retain"]
+        qos, retain = self._qos, self._retain
         while True:
             if not backlog:
                 self._work.clear()
