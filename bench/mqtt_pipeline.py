@@ -3,29 +3,28 @@ Mosquitto on a free loopback port, compared with the broker alone (publisher str
 and, with ``--node-red DIR`` (a folder where ``npm install node-red`` was run), Node-RED's
 ``mqtt in`` -> ``function`` -> ``mqtt out``.
 
-    python bench/mqtt_pipeline.py [--quick] [--node-red /tmp/nr]
+    python bench/mqtt_pipeline.py [--quick] [--node-red /tmp/nr] [--only "flowengine,node-red"]
 
 100 devices send canonical uplink JSON with a 5-byte hex payload (int16 temperature / 10, uint8
 humidity / 2, uint16 battery mV). Each message carries its publish time; a separate subscriber
 process measures loss, duplicates, throughput (blasts of 20,000 and 100,000) and latency p50/p99 at
 fixed rates (1,000 and 5,000 msg/s). The pipeline runs as its own process (``flowengine run``), whose
 peak RSS (VmHWM) is reported; the at-least-once acknowledgement is on (mqtt-in acks each message only
-after mqtt-out got its PUBACK). Publisher and subscriber use flowengine's MQTT client
-(:mod:`flowengine.mqtt_client`) in their own processes.
+after mqtt-out got its PUBACK). The publisher and subscriber are ``mqtt_load.c``, compiled with ``cc``
+at the start: in C they cost ~3 us per message, where Python load generators took ~17 us of the same
+two cores and held "broker alone" at 45,000 msg/s instead of the ~70,000 this machine's broker does.
 
-Measured 2026-11-22 on the shared 2-core build machine (load average 3-5 from other work, so
-msg/s moves by 2x between runs; CPU us/msg, the pipeline process's own CPU time per message, is
-the steadier figure). Two full runs, flowengine / Node-RED 4 (``mqtt in`` -> ``function`` ->
-``mqtt out``) / broker alone:
+Measured 2026-11-22 on the 2-core build machine, quiet, one run (flowengine / Node-RED 4 / broker alone):
 
-- blast 20,000: 20,890 and 28,459 msg/s / 10,037 and 18,955 / 85,399 and 66,515;
-  CPU 29.5 and 26.5 us/msg / 53.0 and 46.0 / (broker) 10.5 and 10.0
-- blast 100,000: 28,311 and 27,645 / 13,481 and 25,670 / 85,885 and 75,786;
-  CPU 27.6 and 27.9 / 37.5 and 34.1; RSS after 116 MB / 267 MB (peak 307 MB)
-- 5,000 msg/s: p50 2.4 and 2.3 ms, p99 4.9 and 3.9 ms / p99 165.5 and 16.5 ms
-- 1,000 msg/s: p99 5.7 and 4.7 ms / 27.7 and 16.8 ms
-- loss 0 and duplicates 0 everywhere. flowengine's peak RSS (VmHWM) is 134 MB in every run: a
-  start-up transient of ``flowengine run`` (82 MB once running idle).
+- blast 20,000: 32,886 / 15,596 / 69,554 msg/s (x2.11 Node-RED); CPU 25.5 / 75.5 / (broker) 14.0 us/msg
+- blast 100,000: 33,315 / 18,094 / 66,156 msg/s (x1.84); CPU 27.0 / 58.2 us/msg; RSS after 125 / 284 MB
+- 5,000 msg/s: p50 2.1 / 6.1 ms, p99 4.1 / 20.7 ms; 1,000 msg/s: p99 3.8 / 15.6 ms
+- loss 0 and duplicates 0 everywhere; flowengine's peak RSS (VmHWM) is 136 MB, a start-up
+  transient of ``flowengine run`` (84 MB once running).
+- Mosquitto spends ~29 us of CPU (nearly all in the kernel) per message relayed through a pipeline
+  (two hops), for flowengine and Node-RED alike, so in a blast the broker, the pipeline and the
+  load generators together fill both cores: flowengine's blast rate is bound by that sum, Node-RED's
+  by its own single thread (58-75 us per message).
 """
 
 from __future__ import annotations
