@@ -887,8 +887,10 @@ class MqttClient:
             while size - pos >= 2 and self._reading and self._sock is sock:
                 header = buffer[pos]
                 byte = buffer[pos + 1]
-                if byte < 0x80:  # the common case: a remaining length under 128 bytes
+                if byte < 0x80:  # the common cases: a remaining length under 128 bytes, or under 16,384
                     index, length = pos + 2, byte
+                elif size - pos > 2 and buffer[pos + 2] < 0x80:
+                    index, length = pos + 3, (byte & 0x7F) | (buffer[pos + 2] << 7)
                 else:
                     index, length = self._remaining_length(buffer, pos + 1)
                 end = index + length

@@ -140,7 +140,10 @@ def payload_bytes(value: Any, encoding: str = "auto", field: str = "payload") ->
     if not isinstance(value, str):
         raise UplinkError(f"{field}: expected hex or base64 text, got {type(value).__name__}")
     if encoding == "hex" or (encoding == "auto" and is_hex(value.replace(" ", ""))):
-        return hex_to_bytes(value, field)
+        try:
+            return bytes.fromhex(value)  # plain hex, the common case
+        except ValueError:
+            return hex_to_bytes(value, field)
     return base64_to_bytes(value, field)
 
 
