@@ -10,6 +10,10 @@ The message path, in order (one place to read for metrics and tracing):
    ``_handle_error`` (catch nodes of the flow, else the log);
 5. the worker releases the copy's delivery, so a source learns when all copies are done.
 
+One shortcut keeps order and saves a queue hop: when a worker's result goes to a single target
+whose ``on_message`` is a plain ``def`` and that target has nothing queued and is not busy, the
+worker runs the target's handler itself (``_run_inline``), counted and error-handled as the target.
+
 Lifecycle: a deploy starts nodes downstream first and sources last; config nodes (shared
 connections) before everything that refers to them. Stopping goes the other way: sources first,
 then each node once its queue has drained, all bounded by ``stop_timeout``. A redeploy touches
@@ -75,6 +79,8 @@ class NodeHandle:
     status: dict[str, Any] = field(default_factory=dict)
     last_error: str | None = None
     busy: bool = False
+    synchronous: bool = False
+    """``on_message`` is a plain ``def``: it never awaits, so it may run in a predecessor's worker."""
     task: asyncio.Task[None] | None = None
     first_attempt: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -299,7 +305,7 @@ class Runtime:
         )
         node = node_type(config, context)
         queue: BoundedQueue[Message] | None = BoundedQueue(self.queue_size) if node_type.inputs else None
-        handle = NodeHandle(spec=spec, node=node, queue=queue)
+        handle = NodeHandle(spec=spec, node=node, queue=queue, synchronous=not inspect.iscoroutinefunction(node.on_message))
         return handle
 
     # -- running a node ---------------------------------------------------------------------
@@ -331,7 +337,7 @@ class Runtime:
 
     async def _work(self, handle: NodeHandle, queue: BoundedQueue[Message]) -> None:
         handler = handle.node.on_message
-        synchronous = not inspect.iscoroutinefunction(handler)  # a plain ``def`` costs no coroutine per message
+        synchronous = handle.synchronous  # a plain ``def`` costs no coroutine per message
         counters = handle.counters
         in_a_row = 0
         while True:
@@ -361,14 +367,45 @@ class Runtime:
                 if result is not None:
                     if result.delivery is None:
                         result.delivery = delivery
-                    if not self._offer(handle, result, 0):
-                        await self._send(handle, result, 0)
+                    await self._pass_on(handle, result)
             except Exception as exc:  # any failure of a node on one message goes to error handling
                 await self._handle_error(handle, msg, exc)
             finally:
                 handle.busy = False
             if delivery is not None:
                 delivery.release()
+
+    async def _pass_on(self, handle: NodeHandle, msg: Message) -> None:
+        """Send what ``handle``'s handler returned on port 0, running idle synchronous successors here."""
+        while True:
+            targets = handle.targets[0] if handle.targets else ()
+            if len(targets) == 1:
+                target = targets[0]
+                if target.synchronous and not target.busy and target.state == "running" and not len(target.queue):  # type: ignore[arg-type]
+                    result = await self._run_inline(target, msg)
+                    handle.counters.sent += 1
+                    if result is None:
+                        return
+                    handle, msg = target, result
+                    continue
+            if not self._offer(handle, msg, 0):
+                await self._send(handle, msg, 0)
+            return
+
+    async def _run_inline(self, handle: NodeHandle, msg: Message) -> Message | None:
+        """Handle ``msg`` as ``handle``'s worker would (nothing is queued for it, so order is kept)."""
+        handle.busy = True
+        handle.counters.received += 1
+        try:
+            result: Message | None = handle.node.on_message(msg)  # type: ignore[assignment]
+        except Exception as exc:  # as in the node's own worker
+            await self._handle_error(handle, msg, exc)
+            return None
+        finally:
+            handle.busy = False
+        if result is not None and result.delivery is None:
+            result.delivery = msg.delivery
+        return result
 
     @staticmethod
     def _offer(handle: NodeHandle, msg: Message, port: int) -> bool:

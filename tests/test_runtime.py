@@ -84,7 +84,29 @@ class Flaky(Node):
             await asyncio.sleep(3600)
 
 
-TYPES = (Counter, Recorder, Tagger, Flaky)
+class SyncTagger(Node):
+    """Test transform with a plain ``def`` handler: appends its ``tag``; raises on a multiple of ``fail_every``."""
+
+    type = "test-sync-tagger"
+    schema: ClassVar = {"type": "object", "properties": {"tag": {"type": "string", "default": "a"}, "fail_every": {"type": "integer", "default": 0},
+                                                         "failures": {"type": "integer", "default": 0}}}
+    attempts: ClassVar[dict[str, int]] = {}
+
+    async def start(self) -> None:
+        done = SyncTagger.attempts.get(self.id, 0)
+        SyncTagger.attempts[self.id] = done + 1
+        if done < self.config["failures"]:
+            raise ConnectionError("not yet")
+
+    def on_message(self, msg: Message) -> Message:
+        every = self.config["fail_every"]
+        if every and msg.payload["n"] % every == 0:
+            raise ValueError(f"{self.config['tag']} refuses {msg.payload['n']}")
+        msg.payload.setdefault("tags", []).append(self.config["tag"])
+        return msg
+
+
+TYPES = (Counter, Recorder, Tagger, Flaky, SyncTagger)
 
 
 async def test_fan_out_gives_each_branch_its_own_copy(tmp_path):
@@ -347,3 +369,60 @@ async def test_no_secret_reaches_errors_statuses_or_the_log(tmp_path, caplog):
         assert caught[0]["meta"]["error"]["message"] == "broker refused password *****"
         assert "hunter2" not in str(debug.status) + str(debug.errors)
     assert "hunter2" not in caplog.text
+
+
+def sync_chain(count: int, *, fail_every: int = 0, delay: float = 0.0, failures: int = 0) -> dict:
+    return flow_document(
+        {"id": "src", "type": "test-counter", "config": {"count": count}, "wires": [["a"]]},
+        {"id": "a", "type": "test-sync-tagger", "config": {"tag": "a"}, "wires": [["b"]]},
+        {"id": "b", "type": "test-sync-tagger", "config": {"tag": "b", "fail_every": fail_every, "failures": failures}, "wires": [["c"]]},
+        {"id": "c", "type": "test-sync-tagger", "config": {"tag": "c"}, "wires": [["sink"]]},
+        {"id": "sink", "type": "test-recorder", "config": {"delay": delay}},
+        {"id": "catch", "type": "catch", "wires": [["caught"]]},
+        {"id": "caught", "type": "debug", "config": {"property": ""}},
+    )
+
+
+async def test_plain_def_successors_keep_order_counters_and_backpressure(tmp_path):
+    """Idle plain-``def`` successors run in their predecessor's worker; nothing overtakes, every
+    node counts what it handled, and a slow sink still holds the source back."""
+    SyncTagger.attempts.clear()
+    async with running(sync_chain(400, delay=0.0005), tmp_path, extra_types=TYPES, queue_size=8) as (runtime, _):
+        await asyncio.sleep(0.1)
+        handled = len(runtime.node("sink").payloads)
+        assert runtime.snapshot()["src"]["counters"]["sent"] <= handled + 8 * 4 + 5
+        await asyncio.wait_for(runtime.node("src").sent_all.wait(), 30)
+        assert await runtime.drained()
+        assert runtime.node("sink").payloads == [{"n": n, "tags": ["a", "b", "c"]} for n in range(400)]
+        snapshot = runtime.snapshot()
+        for node_id in "abc":
+            assert snapshot[node_id]["counters"] == {"received": 400, "sent": 400, "errors": 0, "dropped": 0}
+
+
+async def test_a_plain_def_successor_fails_as_itself(tmp_path):
+    SyncTagger.attempts.clear()
+    async with running(sync_chain(10, fail_every=3), tmp_path, extra_types=TYPES) as (runtime, debug):
+        caught = await debug.wait_for("caught", 4)
+        assert await runtime.drained()
+        assert [m["payload"]["n"] for m in caught] == [0, 3, 6, 9]
+        assert {m["meta"]["error"]["source"]["id"] for m in caught} == {"b"}
+        assert caught[1]["meta"]["error"]["message"] == "b refuses 3"
+        assert [p["n"] for p in runtime.node("sink").payloads] == [1, 2, 4, 5, 7, 8]
+        snapshot = runtime.snapshot()
+        assert snapshot["b"]["counters"] == {"received": 10, "sent": 6, "errors": 4, "dropped": 0}
+        assert snapshot["a"]["counters"]["sent"] == 10 and snapshot["c"]["counters"]["received"] == 6
+
+
+async def test_messages_wait_for_a_plain_def_successor_that_has_not_started(tmp_path):
+    """b fails its first start: what a sends meanwhile waits in b's queue, and what a sends while b
+    works through that backlog does not overtake it."""
+    SyncTagger.attempts.clear()
+    document = sync_chain(400, failures=1, delay=0.0005)
+    async with running(document, tmp_path, extra_types=TYPES, queue_size=8) as (runtime, _):
+        await asyncio.sleep(0.3)
+        assert runtime.snapshot()["b"]["state"] == "failed"
+        assert runtime.node("sink").payloads == []  # waiting in b's queue, not run by a
+        assert runtime.snapshot()["b"]["queue"]["size"] > 0
+        await asyncio.wait_for(runtime.node("src").sent_all.wait(), 30)
+        assert await runtime.drained()
+        assert runtime.node("sink").payloads == [{"n": n, "tags": ["a", "b", "c"]} for n in range(400)]
