@@ -172,8 +172,13 @@ GC_YOUNG_THRESHOLD = 50_000
 cycle searches only cost time: about a tenth of the CPU per message in ``bench/mqtt_pipeline.py``."""
 
 
-async def _main(args: argparse.Namespace, registry: Registry, document: Document | None, editor: bool, auth: Auth) -> int:
+def tune_gc() -> None:
+    """CPython's collector as ``serve`` and ``run`` set it (see :data:`GC_YOUNG_THRESHOLD`)."""
     gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
+
+
+async def _main(args: argparse.Namespace, registry: Registry, document: Document | None, editor: bool, auth: Auth) -> int:
+    tune_gc()
     store = Store(args.data)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

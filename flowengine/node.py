@@ -65,8 +65,6 @@ class NodeContext:
     routes: RouteTable
     data_dir: Path
     send: Callable[[Message, int], Coroutine[Any, Any, None]]
-    offer: Callable[[Message, int], bool]
-    """Send without waiting; ``False`` (nothing sent) when that would have to wait."""
     error: Callable[[Message | None, BaseException], Coroutine[Any, Any, None]]
     status: Callable[[dict[str, Any]], None]
     drop: Callable[[Message, str], None]
@@ -178,14 +176,7 @@ class Node:
 
     async def send(self, msg: Message, port: int = 0) -> None:
         """Send ``msg`` to every node wired to output ``port``; waits while a target's queue is full."""
-        if not self.context.offer(msg, port):
-            await self.context.send(msg, port)
-
-    def send_nowait(self, msg: Message, port: int = 0) -> bool:
-        """Send ``msg`` if that needs no waiting (the targets have room); ``False``, with nothing
-        sent, otherwise. A busy source saves a coroutine per message with
-        ``if not self.send_nowait(msg): await self.send(msg)``."""
-        return self.context.offer(msg, port)
+        await self.context.send(msg, port)
 
     async def error(self, msg: Message | None, exc: BaseException) -> None:
         """Report that handling ``msg`` failed: it goes with the error to the flow's catch nodes or the log."""

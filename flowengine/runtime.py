@@ -12,7 +12,7 @@ The message path, in order (one place to read for metrics and tracing):
 
 One shortcut keeps order and saves a queue hop: when a worker's result goes to a single target
 whose ``on_message`` is a plain ``def`` and that target has nothing queued and is not busy, the
-worker runs the target's handler itself (``_run_inline``), counted and error-handled as the target.
+worker runs the target's handler itself (``_forward``), counted and error-handled as the target.
 
 Lifecycle: a deploy starts nodes downstream first and sources last; config nodes (shared
 connections) before everything that refers to them. Stopping goes the other way: sources first,
@@ -296,8 +296,7 @@ class Runtime:
             events=self.events,
             routes=self.routes,
             data_dir=self.store.data_dir,
-            send=lambda msg, port: self._send(handle, msg, port),
-            offer=lambda msg, port: self._offer(handle, msg, port),
+            send=lambda msg, port: self._deliver(handle, msg, port),
             error=lambda msg, exc: self._handle_error(handle, msg, exc),
             status=lambda status: self._set_status(handle, status),
             drop=lambda msg, reason: self._drop(handle, msg, reason),
@@ -367,7 +366,9 @@ class Runtime:
                 if result is not None:
                     if result.delivery is None:
                         result.delivery = delivery
-                    await self._pass_on(handle, result)
+                    pending = self._forward(handle, result)
+                    if pending is not None:
+                        await self._finish(*pending)
             except Exception as exc:  # any failure of a node on one message goes to error handling
                 await self._handle_error(handle, msg, exc)
             finally:
@@ -375,37 +376,45 @@ class Runtime:
             if delivery is not None:
                 delivery.release()
 
-    async def _pass_on(self, handle: NodeHandle, msg: Message) -> None:
-        """Send what ``handle``'s handler returned on port 0, running idle synchronous successors here."""
+    def _forward(self, handle: NodeHandle, msg: Message) -> tuple[NodeHandle, Message, Exception | None] | None:
+        """Send what ``handle``'s handler returned on port 0 without waiting, running idle plain-def
+        successors here (nothing is queued for them, so order is kept). Returns what is left to
+        await (:meth:`_finish`): a send that has to wait, or a successor's error to handle."""
         while True:
             targets = handle.targets[0] if handle.targets else ()
             if len(targets) == 1:
                 target = targets[0]
                 if target.synchronous and not target.busy and target.state == "running" and not len(target.queue):  # type: ignore[arg-type]
-                    result = await self._run_inline(target, msg)
                     handle.counters.sent += 1
+                    target.counters.received += 1
+                    try:
+                        result: Message | None = target.node.on_message(msg)  # type: ignore[assignment]
+                    except Exception as exc:  # as in the successor's own worker
+                        return target, msg, exc
                     if result is None:
-                        return
+                        return None
+                    if result.delivery is None:
+                        result.delivery = msg.delivery
                     handle, msg = target, result
                     continue
-            if not self._offer(handle, msg, 0):
-                await self._send(handle, msg, 0)
-            return
+            return None if self._offer(handle, msg, 0) else (handle, msg, None)
 
-    async def _run_inline(self, handle: NodeHandle, msg: Message) -> Message | None:
-        """Handle ``msg`` as ``handle``'s worker would (nothing is queued for it, so order is kept)."""
-        handle.busy = True
-        handle.counters.received += 1
-        try:
-            result: Message | None = handle.node.on_message(msg)  # type: ignore[assignment]
-        except Exception as exc:  # as in the node's own worker
-            await self._handle_error(handle, msg, exc)
-            return None
-        finally:
-            handle.busy = False
-        if result is not None and result.delivery is None:
-            result.delivery = msg.delivery
-        return result
+    async def _deliver(self, handle: NodeHandle, msg: Message, port: int) -> None:
+        """A node's ``send``: to one target as a returned message (an idle plain-def one runs here)."""
+        if port or (handle.targets and len(handle.targets[0]) > 1):
+            await self._send(handle, msg, port)
+            return
+        if msg.delivery is None:
+            msg.delivery = current_delivery.get()
+        pending = self._forward(handle, msg)
+        if pending is not None:
+            await self._finish(*pending)
+
+    async def _finish(self, handle: NodeHandle, msg: Message, error: Exception | None) -> None:
+        if error is not None:
+            await self._handle_error(handle, msg, error)
+        else:
+            await self._send(handle, msg, 0)
 
     @staticmethod
     def _offer(handle: NodeHandle, msg: Message, port: int) -> bool:

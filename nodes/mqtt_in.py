@@ -169,9 +169,7 @@ class MqttInNode(Node):
                     continue
                 meta["mqtt"]["encoding"] = encoding
                 count += 1
-                msg = Message(payload, incoming.topic, meta, f"{prefix}{count:x}", delivery)
-                if not self.send_nowait(msg):
-                    await self.send(msg)
+                await self.send(Message(payload, incoming.topic, meta, f"{prefix}{count:x}", delivery))
             finally:
                 delivery.release()
 
