@@ -16,15 +16,15 @@ two cores and held "broker alone" at 45,000 msg/s instead of the ~70,000 this ma
 
 Measured 2026-11-22 on the 2-core build machine, quiet, one run (flowengine / Node-RED 4 / broker alone):
 
-- blast 20,000: 32,886 / 15,596 / 69,554 msg/s (x2.11 Node-RED); CPU 25.5 / 75.5 / (broker) 14.0 us/msg
-- blast 100,000: 33,315 / 18,094 / 66,156 msg/s (x1.84); CPU 27.0 / 58.2 us/msg; RSS after 125 / 284 MB
-- 5,000 msg/s: p50 2.1 / 6.1 ms, p99 4.1 / 20.7 ms; 1,000 msg/s: p99 3.8 / 15.6 ms
+- blast 20,000: 31,800 / 14,605 / 66,478 msg/s (x2.18 Node-RED); CPU 26.0 / 77.0 / (broker) 14.5 us/msg
+- blast 100,000: 31,438 / 17,291 / 67,054 msg/s (x1.82); CPU 28.5 / 58.1 us/msg; RSS after 117 / 261 MB
+- 5,000 msg/s: p50 2.1 / 6.2 ms, p99 4.1 / 21.7 ms; 1,000 msg/s: p99 4.0 / 15.9 ms
 - loss 0 and duplicates 0 everywhere; flowengine's peak RSS (VmHWM) is 136 MB, a start-up
   transient of ``flowengine run`` (84 MB once running).
 - Mosquitto spends ~29 us of CPU (nearly all in the kernel) per message relayed through a pipeline
   (two hops), for flowengine and Node-RED alike, so in a blast the broker, the pipeline and the
   load generators together fill both cores: flowengine's blast rate is bound by that sum, Node-RED's
-  by its own single thread (58-75 us per message).
+  by its own single thread (58-77 us per message).
 """
 
 from __future__ import annotations
