@@ -68,6 +68,8 @@ class NodeContext:
     error: Callable[[Message | None, BaseException], Coroutine[Any, Any, None]]
     status: Callable[[dict[str, Any]], None]
     drop: Callable[[Message, str], None]
+    accept: Callable[[bool], None]
+    """Open (``True``) or close the node's input (see :meth:`Node.pause_input`)."""
     lookup: Callable[[str], Node | None]
 
 
@@ -174,9 +176,10 @@ class Node:
 
     # -- services ---------------------------------------------------------------------------
 
-    async def send(self, msg: Message, port: int = 0) -> None:
-        """Send ``msg`` to every node wired to output ``port``; waits while a target's queue is full."""
-        await self.context.send(msg, port)
+    def send(self, msg: Message, port: int = 0) -> Coroutine[Any, Any, None]:
+        """Send ``msg`` to every node wired to output ``port``: ``await self.send(msg)``; waits
+        while a target's queue is full."""
+        return self.context.send(msg, port)
 
     async def error(self, msg: Message | None, exc: BaseException) -> None:
         """Report that handling ``msg`` failed: it goes with the error to the flow's catch nodes or the log."""
@@ -185,6 +188,16 @@ class Node:
     def drop(self, msg: Message, reason: str) -> None:
         """Count ``msg`` as deliberately dropped (a filter, a rate limit), with the reason logged at debug level."""
         self.context.drop(msg, reason)
+
+    def pause_input(self) -> None:
+        """Take no more messages until :meth:`resume_input`: they wait in the node's queue, and a
+        full queue holds the senders back. For a node whose own buffer is full (a sink waiting for a
+        broker) with an ``on_message`` that is a plain ``def`` and so cannot wait itself."""
+        self.context.accept(False)
+
+    def resume_input(self) -> None:
+        """Take messages again after :meth:`pause_input`."""
+        self.context.accept(True)
 
     def status(self, text: str, color: str = "grey", **details: Any) -> None:
         """Show a status under the node: ``color`` is green, yellow, red, blue or grey."""

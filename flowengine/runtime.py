@@ -24,6 +24,7 @@ node); messages bound for a replaced node wait in its successor's queue meanwhil
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import json
 import logging
@@ -81,6 +82,9 @@ class NodeHandle:
     busy: bool = False
     synchronous: bool = False
     """``on_message`` is a plain ``def``: it never awaits, so it may run in a predecessor's worker."""
+    accepting: bool = True
+    """False while the node paused its input (:meth:`Node.pause_input`)."""
+    reopened: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
     first_attempt: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -90,6 +94,13 @@ class NodeHandle:
 
     def source(self) -> dict[str, str]:
         return {"id": self.node.id, "type": self.node.type, "name": self.node.name}
+
+    def accept(self, flag: bool) -> None:
+        self.accepting = flag
+        if flag:
+            self.reopened.set()
+        else:
+            self.reopened.clear()
 
     def idle(self) -> bool:
         return not self.busy and (self.queue is None or (len(self.queue) == 0 and not self.queue.statistics().waiting_senders))
@@ -300,11 +311,13 @@ class Runtime:
             error=lambda msg, exc: self._handle_error(handle, msg, exc),
             status=lambda status: self._set_status(handle, status),
             drop=lambda msg, reason: self._drop(handle, msg, reason),
+            accept=lambda flag: handle.accept(flag),
             lookup=self.node,
         )
         node = node_type(config, context)
         queue: BoundedQueue[Message] | None = BoundedQueue(self.queue_size) if node_type.inputs else None
         handle = NodeHandle(spec=spec, node=node, queue=queue, synchronous=not inspect.iscoroutinefunction(node.on_message))
+        context.send = functools.partial(self._deliver, handle)  # the hot one: no lambda frame per send
         return handle
 
     # -- running a node ---------------------------------------------------------------------
@@ -350,6 +363,8 @@ class Runtime:
                 in_a_row = 0
             in_a_row += 1
             handle.busy = True
+            if not handle.accepting:  # the node paused its input: this message waits in hand
+                await handle.reopened.wait()
             counters.received += 1
             delivery = msg.delivery
             result: Message | None
@@ -384,7 +399,7 @@ class Runtime:
             targets = handle.targets[0] if handle.targets else ()
             if len(targets) == 1:
                 target = targets[0]
-                if target.synchronous and not target.busy and target.state == "running" and not len(target.queue):  # type: ignore[arg-type]
+                if target.synchronous and target.accepting and not target.busy and target.state == "running" and not len(target.queue):  # type: ignore[arg-type]
                     handle.counters.sent += 1
                     target.counters.received += 1
                     try:

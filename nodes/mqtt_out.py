@@ -174,7 +174,9 @@ class MqttOutNode(Node):
         self._qos, self._retain = self.config["qos"], self.config["retain"]
         self.backlog: deque[tuple[str, bytes, Callable[[BaseException | None], None] | None]] = deque()
         self.dropped = 0
-        self._room = asyncio.Event()
+        self._limit = self.config["queueLimit"]
+        self._full = False
+        """The backlog reached ``queueLimit`` with ``overflow: wait``: input paused."""
         self._work = asyncio.Event()
         self._connection = "disconnected"
         self.client.add_listener(self._show)
@@ -200,27 +202,28 @@ class MqttOutNode(Node):
             raise TemplateError(f"topic: {topic!r} contains a wildcard")
         return topic
 
-    async def on_message(self, msg: Message) -> None:
+    def on_message(self, msg: Message) -> None:
         topic = self.topic_for(msg)
         data = to_json(msg.payload) if self._format == "json" else encode_payload(msg.payload, self._format)
         held: Delivery | None = msg.delivery.hold() if msg.delivery is not None else None
         on_done = held.settle if held is not None else None
-        if not self.backlog and self.client.publish(topic, data, self._qos, self._retain, on_done):
+        backlog = self.backlog
+        if not backlog and self.client.publish(topic, data, self._qos, self._retain, on_done):
             return
-        while len(self.backlog) >= self.config["queueLimit"]:
-            if self.config["overflow"] == "drop":
-                self.dropped += 1
-                self.drop(msg, "queue full while the broker is unreachable")
-                if held is not None:
-                    held.fail(RuntimeError(f"node {self.id} (mqtt-out): dropped, queue of {self.config['queueLimit']} full"))
-                    held.release()
-                if self.dropped == 1 or self.dropped % 100 == 0:
-                    self._show(self.client.state)
-                return
-            self._room.clear()
-            await self._room.wait()
-        self.backlog.append((topic, data, on_done))
+        if len(backlog) >= self._limit and self.config["overflow"] == "drop":
+            self.dropped += 1
+            self.drop(msg, "queue full while the broker is unreachable")
+            if held is not None:
+                held.fail(RuntimeError(f"node {self.id} (mqtt-out): dropped, queue of {self._limit} full"))
+                held.release()
+            if self.dropped == 1 or self.dropped % 100 == 0:
+                self._show(self.client.state)
+            return
+        backlog.append((topic, data, on_done))
         self._work.set()
+        if len(backlog) >= self._limit and self.config["overflow"] == "wait":
+            self._full = True
+            self.pause_input()  # the rest waits upstream
 
     async def _pump(self) -> None:
         """Moves the backlog into the client whenever the in-flight window has room."""
@@ -235,7 +238,9 @@ class MqttOutNode(Node):
             topic, data, on_done = backlog[0]
             if client.publish(topic, data, qos, retain, on_done):
                 backlog.popleft()
-                self._room.set()
+                if self._full:
+                    self._full = False
+                    self.resume_input()
             else:
                 await client.wait_ready()
 

@@ -426,3 +426,41 @@ async def test_messages_wait_for_a_plain_def_successor_that_has_not_started(tmp_
         await asyncio.wait_for(runtime.node("src").sent_all.wait(), 30)
         assert await runtime.drained()
         assert runtime.node("sink").payloads == [{"n": n, "tags": ["a", "b", "c"]} for n in range(400)]
+
+
+class Gate(Node):
+    """Test sink with a plain-def handler that pauses its input after every ``burst`` messages."""
+
+    type = "test-gate"
+    category = "sink"
+    outputs = 0
+    schema: ClassVar = {"type": "object", "properties": {"burst": {"type": "integer", "default": 5}}}
+
+    async def start(self) -> None:
+        self.payloads: list = []
+
+    def on_message(self, msg: Message) -> None:
+        self.payloads.append(msg.payload["n"])
+        if len(self.payloads) % self.config["burst"] == 0:
+            self.pause_input()
+
+
+async def test_a_node_that_pauses_its_input_holds_the_flow_back_until_it_resumes(tmp_path):
+    document = flow_document(
+        {"id": "src", "type": "test-counter", "config": {"count": 50}, "wires": [["a"]]},
+        {"id": "a", "type": "test-sync-tagger", "wires": [["gate"]]},
+        {"id": "gate", "type": "test-gate", "config": {"burst": 20}},
+    )
+    async with running(document, tmp_path, extra_types=(*TYPES, Gate), queue_size=8) as (runtime, _):
+        gate = runtime.node("gate")
+        for burst in (1, 2):
+            await asyncio.sleep(0.1)
+            assert len(gate.payloads) == 20 * burst  # paused after each burst
+            snapshot = runtime.snapshot()
+            assert snapshot["gate"]["queue"]["size"] >= 7  # the rest waits upstream (one may be in hand), not lost
+            assert snapshot["src"]["counters"]["sent"] <= 20 * burst + 8 + 2  # the source is held back too
+            assert not await runtime.drained(timeout=0.05)
+            gate.resume_input()
+        await asyncio.wait_for(runtime.node("src").sent_all.wait(), 10)
+        assert await runtime.drained()
+        assert gate.payloads == list(range(50))
