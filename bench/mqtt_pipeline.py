@@ -14,17 +14,18 @@ after mqtt-out got its PUBACK). The publisher and subscriber are ``mqtt_load.c``
 at the start: in C they cost ~3 us per message, where Python load generators took ~17 us of the same
 two cores and held "broker alone" at 45,000 msg/s instead of the ~70,000 this machine's broker does.
 
-Measured 2026-11-22 on the 2-core build machine, quiet, one run (flowengine / Node-RED 4 / broker alone):
+Measured 2026-11-22 on the 2-core build machine, quiet (flowengine / Node-RED 4 / broker alone); five
+full runs that day gave x1.98-2.26 Node-RED at the 20,000 blast and x1.75-1.89 at 100,000. The last:
 
-- blast 20,000: 31,800 / 14,605 / 66,478 msg/s (x2.18 Node-RED); CPU 26.0 / 77.0 / (broker) 14.5 us/msg
-- blast 100,000: 31,438 / 17,291 / 67,054 msg/s (x1.82); CPU 28.5 / 58.1 us/msg; RSS after 117 / 261 MB
-- 5,000 msg/s: p50 2.1 / 6.2 ms, p99 4.1 / 21.7 ms; 1,000 msg/s: p99 4.0 / 15.9 ms
+- blast 20,000: 30,904 / 13,689 / 62,744 msg/s (x2.26); CPU 26.5 / 80.5 / (broker) 16 us/msg
+- blast 100,000: 29,841 / 17,027 / 66,097 msg/s (x1.75); CPU 30.4 / 60.7 us/msg; RSS after 120 / 272 MB
+- 5,000 msg/s: p50 2.3 / 6.3 ms, p99 4.5 / 30.0 ms; 1,000 msg/s: p99 4.1 / 12.7 ms
 - loss 0 and duplicates 0 everywhere; flowengine's peak RSS (VmHWM) is 136 MB, a start-up
   transient of ``flowengine run`` (84 MB once running).
-- Mosquitto spends ~29 us of CPU (nearly all in the kernel) per message relayed through a pipeline
+- Mosquitto spends ~30 us of CPU (nearly all in the kernel) per message relayed through a pipeline
   (two hops), for flowengine and Node-RED alike, so in a blast the broker, the pipeline and the
   load generators together fill both cores: flowengine's blast rate is bound by that sum, Node-RED's
-  by its own single thread (58-77 us per message).
+  by its own single thread (60-80 us per message), which gets quicker over a long blast.
 """
 
 from __future__ import annotations
