@@ -1,7 +1,8 @@
 """A bounded single-consumer queue with visible statistics: every node's input.
 
 ``put`` waits while the queue is full, which is how backpressure travels upstream to the
-sources; ``statistics()`` reports the depth, the peak and how many senders wait. It is leaner
+sources; waiting senders are woken once the queue is down to half (``resume_at``), so that a
+full queue moves in batches instead of waking a sender for every message taken; ``statistics()`` reports the depth, the peak and how many senders wait. It is leaner
 than :class:`asyncio.Queue` on the hot path (no ``await`` when there is room or an item ready).
 """
 
@@ -26,12 +27,14 @@ class QueueStatistics:
 class BoundedQueue(Generic[T]):
     """FIFO of at most ``capacity`` items, for one consumer and any number of producers."""
 
-    __slots__ = ("capacity", "peak", "_items", "_getter", "_putters")
+    __slots__ = ("capacity", "resume_at", "peak", "_items", "_getter", "_putters")
 
     def __init__(self, capacity: int) -> None:
         if capacity < 1:
             raise ValueError("capacity must be at least 1")
         self.capacity = capacity
+        self.resume_at = capacity // 2
+        """Waiting senders are woken when the queue is down to this many items."""
         self.peak = 0
         self._items: deque[T] = deque()
         self._getter: asyncio.Future[None] | None = None
@@ -58,7 +61,7 @@ class BoundedQueue(Generic[T]):
         if not self._items:
             return None
         item = self._items.popleft()
-        if self._putters:
+        if self._putters and len(self._items) <= self.resume_at:
             self._wake_putter()
         return item
 
@@ -89,7 +92,7 @@ class BoundedQueue(Generic[T]):
             finally:
                 self._getter = None
         item = self._items.popleft()
-        if self._putters:
+        if self._putters and len(self._items) <= self.resume_at:
             self._wake_putter()
         return item
 

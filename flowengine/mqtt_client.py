@@ -13,7 +13,8 @@ client could replace paho behind it:
   calls :meth:`MqttClient.ack` (manual acknowledgement). Acks of messages received on an earlier
   connection are not sent: the broker redelivers those.
 - :meth:`MqttClient.publish` takes a message only when the in-flight window has room (returns
-  ``False`` otherwise; :meth:`MqttClient.wait_ready` waits for room); ``on_done`` runs on PUBACK.
+  ``False`` otherwise; :meth:`MqttClient.when_ready` calls back, :meth:`MqttClient.wait_ready`
+  waits, when there is room); ``on_done`` runs on PUBACK.
   Messages taken before a disconnect are sent again after the reconnect.
 - :meth:`MqttClient.pause_reading` stops reading the socket while a flow's queues are full; while
   paused it still reads when our own publishes fill half the window (their PUBACKs are on the same
@@ -351,7 +352,7 @@ class MqttClient:
         self._subscriptions: list[Subscription] = []
         self._outstanding: dict[int, list[Any]] = {}
         """mid -> [on_done, encoded PUBLISH (None when paho sends it), written on this connection]."""
-        self._ready_waiters: list[asyncio.Future[None]] = []
+        self._ready_callbacks: list[Callable[[], None]] = []
         self._pausers: set[object] = set()
         self._generation = 0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -552,18 +553,32 @@ class MqttClient:
         self._qos0_pending.append((packet, on_done))
         return True
 
+    def when_ready(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` once, on the event loop, as soon as the window has room again (a
+        PUBACK) or the connection state changes. A sink with a backlog publishes from it there,
+        with no task to wake per acknowledgement."""
+        self._ready_callbacks.append(callback)
+        if self._pausers and not self._reading:
+            self._update_reading()
+
+    def cancel_ready(self, callback: Callable[[], None]) -> None:
+        with contextlib.suppress(ValueError):
+            self._ready_callbacks.remove(callback)
+
     async def wait_ready(self) -> None:
         """Wait until the window has room (or the connection state changes)."""
         assert self._loop is not None
-        future = self._loop.create_future()
-        self._ready_waiters.append(future)
-        if self._pausers and not self._reading:
-            self._update_reading()
+        future: asyncio.Future[None] = self._loop.create_future()
+
+        def wake() -> None:
+            if not future.done():
+                future.set_result(None)
+
+        self.when_ready(wake)
         try:
             await future
         finally:
-            with contextlib.suppress(ValueError):
-                self._ready_waiters.remove(future)
+            self.cancel_ready(wake)
 
     def pause_reading(self, owner: object) -> None:
         self._pausers.add(owner)
@@ -616,6 +631,7 @@ class MqttClient:
         self._ended = asyncio.Event()
         self._end_reason = "connection lost"
         self._connack = self._loop.create_future()
+        self._rbuf.clear()  # a partial packet of the previous connection
         self._paho.prepared = _BufferedSocket(raw)
         try:
             properties = None
@@ -638,9 +654,7 @@ class MqttClient:
         if failure:
             self._drop_socket()
             return failure
-        self._generation += 1
         self.stats["connects"] += 1
-        self._rbuf.clear()
         self._send_subscribe(self._subscriptions)
         self._resend()
         self._set_state("connected", f"connected to {s.address}")
@@ -739,6 +753,9 @@ class MqttClient:
         else:
             server_maximum = getattr(properties, "ReceiveMaximum", None) if self._v5 else None
             self._window = min(self.settings.inflight, server_maximum or 65535)
+            # now, not when _connect_once resumes: a redelivered PUBLISH may follow in the same read,
+            # and its acknowledgement must count as this connection's
+            self._generation += 1
             self._connack.set_result("")
 
     def _on_disconnect(self, client: Any, userdata: Any, flags: Any, reason: ReasonCode, properties: Any) -> None:
@@ -796,7 +813,7 @@ class MqttClient:
                 on_done(RuntimeError(f"broker refused the message: {reason.getName()}"))
             else:
                 on_done(None)
-        if self._ready_waiters:
+        if self._ready_callbacks:
             self._wake_ready()
 
     # -- socket plumbing --------------------------------------------------------------------
@@ -818,7 +835,7 @@ class MqttClient:
             return
         # paused: read only while someone waits for window room (a PUBACK), else a relay on one
         # connection would dead-lock; the read loop stops again at the first PUBACK that frees it
-        want = not self._pausers or bool(self._ready_waiters) or len(self._outstanding) * 2 >= self.settings.inflight
+        want = not self._pausers or bool(self._ready_callbacks) or len(self._outstanding) * 2 >= self.settings.inflight
         if want and not self._reading:
             self._reading = True
             loop.add_reader(sock.sock, self._on_readable)
@@ -989,7 +1006,7 @@ class MqttClient:
                 on_done(RuntimeError(f"broker refused the message: {ReasonCode(PacketTypes.PUBACK, identifier=reason).getName()}"))
             else:
                 on_done(None)
-        if self._ready_waiters:
+        if self._ready_callbacks:
             self._wake_ready()
 
     def _schedule_flush(self) -> None:
@@ -1049,8 +1066,7 @@ class MqttClient:
         self._wake_ready()
 
     def _wake_ready(self) -> None:
-        waiters, self._ready_waiters = self._ready_waiters, []
-        for future in waiters:
-            if not future.done():
-                future.set_result(None)
+        callbacks, self._ready_callbacks = self._ready_callbacks, []
+        for callback in callbacks:
+            callback()
 

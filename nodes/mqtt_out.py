@@ -177,10 +177,8 @@ class MqttOutNode(Node):
         self._limit = self.config["queueLimit"]
         self._full = False
         """The backlog reached ``queueLimit`` with ``overflow: wait``: input paused."""
-        self._work = asyncio.Event()
         self._connection = "disconnected"
         self.client.add_listener(self._show)
-        self.spawn(self._pump(), "publish")
 
     def _show(self, state: ConnectionState) -> None:
         self._connection = state.state
@@ -220,29 +218,34 @@ class MqttOutNode(Node):
                 self._show(self.client.state)
             return
         backlog.append((topic, data, on_done))
-        self._work.set()
+        if len(backlog) == 1:
+            self.client.when_ready(self._drain)
         if len(backlog) >= self._limit and self.config["overflow"] == "wait":
             self._full = True
             self.pause_input()  # the rest waits upstream
 
-    async def _pump(self) -> None:
-        """Moves the backlog into the client whenever the in-flight window has room."""
-        backlog = self.backlog
-        client = self.client
+    def _drain(self) -> None:
+        """Move the backlog into the client while the in-flight window has room (called by the
+        client on a PUBACK or a reconnect); input paused at ``queueLimit`` resumes at half of it, so
+        the flow upstream moves in batches rather than a message per PUBACK."""
+        backlog, publish = self.backlog, self.client.publish
         qos, retain = self._qos, self._retain
-        while True:
-            if not backlog:
-                self._work.clear()
-                await self._work.wait()
-                continue
+        while backlog:
             topic, data, on_done = backlog[0]
-            if client.publish(topic, data, qos, retain, on_done):
-                backlog.popleft()
-                if self._full:
-                    self._full = False
-                    self.resume_input()
-            else:
-                await client.wait_ready()
+            try:
+                taken = publish(topic, data, qos, retain, on_done)
+            except Exception as exc:  # noqa: BLE001 - paho refused a QoS 2 message: it fails, the rest goes on
+                self.log.error("publish to %r failed: %s", topic, exc)
+                taken = True
+                if on_done is not None:
+                    on_done(exc)
+            if not taken:
+                self.client.when_ready(self._drain)
+                break
+            backlog.popleft()
+        if self._full and len(backlog) <= self._limit // 2:
+            self._full = False
+            self.resume_input()
 
     async def stop(self) -> None:
         """Give queued messages a moment to go out; those left are never confirmed, so their
@@ -254,4 +257,5 @@ class MqttOutNode(Node):
                     while backlog and self.client.connected:
                         await asyncio.sleep(0.01)
         if hasattr(self, "client"):
+            self.client.cancel_ready(self._drain)
             self.client.remove_listener(self._show)

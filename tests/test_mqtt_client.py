@@ -162,7 +162,8 @@ async def test_payloads_of_every_length_encoding_arrive_whole(broker: Mosquitto)
     done: list[Any] = []
     for n, payload in enumerate(payloads):
         assert client.publish(f"sizes/{n}", payload, 1, False, done.append)
-    await wait_until(lambda: len(got) == len(payloads), timeout=20)
+    # our own messages may come back before their PUBACKs: wait for both
+    await wait_until(lambda: len(got) == len(payloads) and len(done) == len(payloads), timeout=20)
     assert [(m.topic, m.payload) for m in got] == [(f"sizes/{n}", p) for n, p in enumerate(payloads)]
     assert done == [None] * len(payloads)
     await client.close()
