@@ -2,8 +2,9 @@
 
 ``put`` waits while the queue is full, which is how backpressure travels upstream to the
 sources; waiting senders are woken once the queue is down to half (``resume_at``), so that a
-full queue moves in batches instead of waking a sender for every message taken; ``statistics()`` reports the depth, the peak and how many senders wait. It is leaner
-than :class:`asyncio.Queue` on the hot path (no ``await`` when there is room or an item ready).
+full queue moves in batches instead of waking a sender for every message taken.
+``statistics()`` reports the depth, the peak and how many senders wait. It is leaner than
+:class:`asyncio.Queue` on the hot path (no ``await`` when there is room or an item ready).
 """
 
 from __future__ import annotations

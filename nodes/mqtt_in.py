@@ -25,8 +25,6 @@ class PayloadError(ValueError):
     """A received payload is not in the format the node was asked to read."""
 
 
-
-
 def _ack(client: MqttClient, incoming: Incoming, error: BaseException | None) -> None:
     """Acknowledge to the broker once the flow is done with the message (a failed one was handed to error handling)."""
     client.ack(incoming)
