@@ -12,20 +12,25 @@ fixed rates (1,000 and 5,000 msg/s). The pipeline runs as its own process (``flo
 peak RSS (VmHWM) is reported; the at-least-once acknowledgement is on (mqtt-in acks each message only
 after mqtt-out got its PUBACK). The publisher and subscriber are ``mqtt_load.c``, compiled with ``cc``
 at the start: in C they cost ~3 us per message, where Python load generators took ~17 us of the same
-two cores and held "broker alone" at 45,000 msg/s instead of the ~70,000 this machine's broker does.
+two cores and held "broker alone" at 45,000 msg/s instead of the ~70,000 the 2026-11-22 machine's
+broker did.
 
-Measured 2026-11-22 on the 2-core build machine, quiet (flowengine / Node-RED 4 / broker alone); five
-full runs that day gave x1.98-2.26 Node-RED at the 20,000 blast and x1.75-1.89 at 100,000. The last:
+Measured 2026-12-01 on a 2-core machine whose broker and kernel were about twice as fast as the
+2026-11-22 one (broker alone 130,000-151,000 msg/s instead of 62,700-70,000); three full runs gave
+x2.51-2.73 Node-RED at the 20,000 blast and x2.07-2.54 at 100,000 (flowengine / Node-RED 4 / broker
+alone). The last:
 
-- blast 20,000: 30,904 / 13,689 / 62,744 msg/s (x2.26); CPU 26.5 / 80.5 / (broker) 16 us/msg
-- blast 100,000: 29,841 / 17,027 / 66,097 msg/s (x1.75); CPU 30.4 / 60.7 us/msg; RSS after 120 / 272 MB
-- 5,000 msg/s: p50 2.3 / 6.3 ms, p99 4.5 / 30.0 ms; 1,000 msg/s: p99 4.1 / 12.7 ms
+- blast 20,000: 60,330 / 23,992 / 129,955 msg/s (x2.51); CPU 15.0 / 53.0 / (broker) 7 us/msg
+- blast 100,000: 60,938 / 23,971 / 144,286 msg/s (x2.54); CPU 15.1 / 45.4 us/msg; RSS after 119 / 288 MB
+- 5,000 msg/s: p50 1.2 / 6.0 ms, p99 3.1 / 9.6 ms; 1,000 msg/s: p99 3.8 / 9.6 ms
 - loss 0 and duplicates 0 everywhere; flowengine's peak RSS (VmHWM) is 136 MB, a start-up
   transient of ``flowengine run`` (84 MB once running).
-- Mosquitto spends ~30 us of CPU (nearly all in the kernel) per message relayed through a pipeline
+- Mosquitto spends 12-15 us of CPU (nearly all in the kernel) per message relayed through a pipeline
   (two hops), for flowengine and Node-RED alike, so in a blast the broker, the pipeline and the
   load generators together fill both cores: flowengine's blast rate is bound by that sum, Node-RED's
-  by its own single thread (60-80 us per message), which gets quicker over a long blast.
+  by its own single thread (45-55 us per message), which gets quicker over a long blast.
+- On 2026-11-22 (the slower machine) the same code before its last CPU cuts gave x1.98-2.26 at
+  20,000 and x1.75-1.89 at 100,000 over five runs (26-30 us of CPU per message, Node-RED 58-80).
 """
 
 from __future__ import annotations
