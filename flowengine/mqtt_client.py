@@ -372,6 +372,9 @@ class MqttClient:
         """Our unacknowledged publishes at most: ``inflight``, or less if an MQTT 5 broker asks."""
         self._v5 = settings.protocol == "5"
         self._rbuf = bytearray()
+        self._chunk = memoryview(bytearray(READ_CHUNK))
+        """What each ``recv_into`` fills: one buffer for the client's life, where ``recv`` would make
+        (and glibc map and unmap) a new 256 KiB object per read."""
         self._qos0_pending: list[tuple[bytes, Callable[[BaseException | None], None] | None]] = []
         self._parked: deque[Incoming] = deque(maxlen=PARKED)
         """Messages that arrived while no subscription matched them (see :meth:`subscribe`)."""
@@ -857,22 +860,23 @@ class MqttClient:
         if sock is None or not self._reading:
             return
         buffer = self._rbuf
+        chunk = self._chunk
         raw = sock.sock
         for _ in range(READ_BUDGET):
             if buffer and not self._handle_packets(sock):
                 break  # paused, or the connection ended
             try:
-                data = raw.recv(READ_CHUNK)
+                size = raw.recv_into(chunk)
             except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
                 break
             except OSError as exc:
                 sock.error = sock.error or exc
                 self._lost(sock, "connection lost")
                 return
-            if not data:
+            if not size:
                 self._lost(sock, "connection closed by the broker")
                 return
-            buffer += data
+            buffer += chunk[:size]
             self._paho._last_bytes_received = time.monotonic()  # noqa: SLF001 - paho's keep-alive clock
         else:
             if self._reading:
