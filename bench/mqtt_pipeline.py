@@ -16,16 +16,16 @@ two cores and held "broker alone" at 45,000 msg/s instead of the ~70,000 the 202
 broker did.
 
 Measured 2026-12-01 on a 2-core machine whose broker and kernel were about twice as fast as the
-2026-11-22 one (broker alone 130,000-151,000 msg/s instead of 62,700-70,000); three full runs gave
-x2.51-2.73 Node-RED at the 20,000 blast and x2.07-2.54 at 100,000 (flowengine / Node-RED 4 / broker
+2026-11-22 one (broker alone 132,000-155,000 msg/s instead of 62,700-70,000); three full runs gave
+x2.11-2.55 Node-RED at the 20,000 blast and x2.37-2.72 at 100,000 (flowengine / Node-RED 4 / broker
 alone). The last:
 
-- blast 20,000: 60,330 / 23,992 / 129,955 msg/s (x2.51); CPU 15.0 / 53.0 / (broker) 7 us/msg
-- blast 100,000: 60,938 / 23,971 / 144,286 msg/s (x2.54); CPU 15.1 / 45.4 us/msg; RSS after 119 / 288 MB
-- 5,000 msg/s: p50 1.2 / 6.0 ms, p99 3.1 / 9.6 ms; 1,000 msg/s: p99 3.8 / 9.6 ms
-- loss 0 and duplicates 0 everywhere; flowengine's peak RSS (VmHWM) is 136 MB, a start-up
-  transient of ``flowengine run`` (84 MB once running).
-- Mosquitto spends 12-15 us of CPU (nearly all in the kernel) per message relayed through a pipeline
+- blast 20,000: 59,697 / 23,378 / 154,756 msg/s (x2.55); CPU 15.0 / 55.0 / (broker) 6 us/msg
+- blast 100,000: 63,465 / 23,335 / 146,845 msg/s (x2.72); CPU 14.8 / 45.8 us/msg; peak RSS 129 / 291 MB
+- 5,000 msg/s: p50 1.2 / 6.0 ms, p99 3.1 / 9.1 ms; 1,000 msg/s: p99 3.9 / 7.7 ms
+- loss 0 and duplicates 0 everywhere; flowengine's peak RSS (VmHWM) is 84 MB at the fixed rates and
+  106-129 MB in the blasts (what Mosquitto sends ahead of the acknowledgements; see mqtt-in).
+- Mosquitto spends 12-16 us of CPU per message relayed through a pipeline
   (two hops), for flowengine and Node-RED alike, so in a blast the broker, the pipeline and the
   load generators together fill both cores: flowengine's blast rate is bound by that sum, Node-RED's
   by its own single thread (45-55 us per message), which gets quicker over a long blast.
